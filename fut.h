@@ -1,0 +1,1574 @@
+/* fut.h - futures and promises with continuation chaining over any scheduler.
+ *
+ * A promise is the write end, a future the read end of one result: a 64-bit value
+ * (pointer, signed, unsigned or double) or an errno-style error code. Continuations
+ * (then / recover / finally) run on a scheduler you supply when the result arrives; a
+ * continuation returns a value, an error or another future, which is flattened. The
+ * core is lock-free: one atomic word per shared state decides every race. The toolkit
+ * never owns threads; it ships two schedulers (inline and manual) and a vtable for yours.
+ *
+ * Example:
+ *
+ *     static fut_future twice(void *ctx, fut_result r)
+ *     { (void)ctx; return fut_ready(fut_i64(r.value.i64 * 2)); }
+ *
+ *     fut_sched inl; fut_inline_init(&inl);
+ *     fut_promise p; fut_future f;
+ *     if (fut_promise_new(&p, &f) != 0) return ENOMEM;
+ *     fut_future g = fut_then(&f, &inl, twice, NULL);   // consumes f
+ *     fut_promise_set(&p, fut_i64(21));                  // any thread; consumes p
+ *     fut_result r = fut_get(&g);                        // r.err == 0, r.value.i64 == 42
+ *
+ * Ownership. Handles (fut_promise, fut_future) are small values owned by one thread at a
+ * time; they may move between threads with the usual synchronisation. A function that
+ * CONSUMES a handle marks it spent, and a spent handle given again gets EINVAL (or
+ * EALREADY for a settled promise), never a crash. A function that BORROWS leaves it valid.
+ *   consumes: fut_promise_set/_set_ptr/_fail/_settle/_drop, fut_then/_recover/_finally,
+ *             fut_split, fut_get, fut_try_get (when it returns 0), fut_drop
+ *   borrows:  fut_is_ready, fut_wait/_until/_for, fut_cancel, fut_promise_cancelled,
+ *             fut_promise_on_cancel
+ * A value that was taken (fut_get, a continuation's argument) belongs to the taker. A
+ * pointer value settled with a destructor (fut_promise_set_ptr, fut_ready_ptr) that nobody
+ * takes - the future was dropped, cancelled, or the chain failed - is destroyed with it.
+ * Functions returning int give 0 or an errno code and consume nothing on error unless
+ * their comment says so; functions returning a future report errors in that future.
+ *
+ * Thread-safety. Settling, chaining, cancelling, waiting and dropping may race freely
+ * across threads on the two ends of one future. Borrowing calls on one future handle may
+ * run concurrently with each other (several threads may wait on it, one may cancel it),
+ * but not with a call that consumes that handle. Schedulers: the inline one is stateless;
+ * fut_manual is safe to submit to from any thread and to run from any thread.
+ *
+ * Config macros (define before including):
+ *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
+ *   FUT_ASSERT(c)               programmer-error checks in debug builds (default assert)
+ *   FUT_SPIN                    polls before a waiter parks (default 512, ~5 us)
+ *   FUT_NO_FUTEX                park on a pthread condition variable even on Linux
+ * Under -std=c11 (strict ANSI) this header asks for POSIX 2008 when no feature macro is
+ * set; include it before other system headers or define _POSIX_C_SOURCE=200809L.
+ *
+ * Needs: only libc, <stdatomic.h> and pthreads. Link with -pthread.
+ * License: MIT (see the end of this file).
+ */
+#ifndef FUT_H
+#define FUT_H
+
+#if defined(__STRICT_ANSI__) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && \
+    !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && !defined(_BSD_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#if !defined(CLOCK_MONOTONIC)
+#error "fut.h needs POSIX 2008: define _POSIX_C_SOURCE=200809L or include fut.h first"
+#endif
+
+#if defined(__linux__) && !defined(FUT_NO_FUTEX)
+#define FUT__FUTEX 1
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+extern long syscall(long number, ...); /* glibc hides it under strict C11 */
+#else
+#define FUT__FUTEX 0
+#include <sched.h>
+#endif
+
+/* ---- configuration ---------------------------------------------------------------- */
+
+#ifndef FUT_MALLOC
+#define FUT_MALLOC(n) malloc(n)
+#endif
+#ifndef FUT_FREE
+#define FUT_FREE(p) free(p)
+#endif
+#ifndef FUT_ASSERT
+#define FUT_ASSERT(c) assert(c)
+#endif
+#ifndef FUT_SPIN
+#define FUT_SPIN 512
+#endif
+
+#ifndef ESHUTDOWN
+#define ESHUTDOWN EPIPE
+#endif
+
+/* ---- values and results ----------------------------------------------------------- */
+
+/* The 64-bit payload of a future: read the member you settled. */
+typedef union fut_value {
+    void *ptr;
+    int64_t i64;
+    uint64_t u64;
+    double f64;
+} fut_value;
+
+/* Destroys a pointer value that nobody took. */
+typedef void (*fut_dtor)(void *ptr);
+
+/* An outcome: err == 0 means value is valid (with dtor, if the value is a pointer that
+ * owns something); err != 0 is an errno-style code and value is unused. */
+typedef struct fut_result {
+    fut_value value;
+    fut_dtor dtor;
+    int err;
+} fut_result;
+
+/* The read end. Zero-initialised is "empty". Treat the fields as private. */
+typedef struct fut_future {
+    uintptr_t tag; /* FUT__EMPTY, FUT__VALUE, FUT__ERROR, FUT__SPENT or a state */
+    fut_value val; /* a ready value, or the error code of a ready error */
+    fut_dtor dtor; /* destructor of a ready pointer value */
+} fut_future;
+
+/* The write end. Zero-initialised is "empty". Treat the field as private. */
+typedef struct fut_promise {
+    uintptr_t tag;
+} fut_promise;
+
+/* A continuation: gets the outcome (it owns r.value) and returns the next future - a
+ * ready value (fut_ready), an error (fut_failed) or any future, which is flattened. */
+typedef fut_future (*fut_fn)(void *ctx, fut_result r);
+
+static inline fut_value fut_i64(int64_t x) { fut_value v; v.i64 = x; return v; }
+static inline fut_value fut_u64(uint64_t x) { fut_value v; v.u64 = x; return v; }
+static inline fut_value fut_f64(double x) { fut_value v; v.f64 = x; return v; }
+static inline fut_value fut_ptr(void *x) { fut_value v; v.ptr = x; return v; }
+
+static inline fut_result fut_ok(fut_value v) { fut_result r; r.value = v; r.dtor = NULL; r.err = 0; return r; }
+static inline fut_result fut_error(int err) { fut_result r; r.value.u64 = 0; r.dtor = NULL; r.err = err; return r; }
+
+/* ---- the scheduler interface ------------------------------------------------------ */
+
+/* A unit of work, embedded in an object the toolkit already holds: submitting allocates
+ * nothing. A scheduler links tasks through `next` as it likes and later calls
+ * run(t, 0); if it will never run an accepted task (shut down), it calls run(t, err) so
+ * the task can settle its future with err. */
+typedef struct fut_task fut_task;
+typedef void (*fut_task_fn)(fut_task *t, int err);
+struct fut_task {
+    fut_task *next;
+    fut_task_fn run;
+};
+
+/* A scheduler: embed it first in your own struct. submit() returns 0 when it took the
+ * task, or an errno code when it refused (and then never runs it). submit_many (optional)
+ * takes a NULL-terminated list of n tasks linked by next in one hand-off; it accepts a prefix and returns
+ * the first task it did not take (NULL when it took all), with the rest still linked
+ * behind it, and sets *err. The caller never walks the accepted prefix again: those
+ * tasks may already be running. may_inline (optional) says whether a ready task may run
+ * right now on the calling thread ("scheduler skip"). workers is how many tasks it runs
+ * at once (a hint for batch.h; 0 if unknown). */
+typedef struct fut_sched fut_sched;
+struct fut_sched {
+    int (*submit)(fut_sched *s, fut_task *t);
+    fut_task *(*submit_many)(fut_sched *s, fut_task *head, size_t n, int *err);
+    int (*may_inline)(fut_sched *s);
+    unsigned workers;
+};
+
+/* Submits t; if s refuses it, runs t->run(t, err) here and returns err. Borrows t. */
+static inline int fut_sched_submit(fut_sched *s, fut_task *t);
+/* Submits a NULL-terminated list of n tasks linked by next, in one hand-off when s has
+ * submit_many; each refused task is run with the error here. Returns how many s took. */
+static inline size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n);
+
+/* The inline scheduler: every task runs on the thread that makes it ready. Chains are
+ * processed iteratively (a trampoline), so their length never grows the stack. */
+static inline void fut_inline_init(fut_sched *s);
+
+/* The manual scheduler: a FIFO queue that runs only when you say so - deterministic, for
+ * tests, teaching and "one loop thread" designs. Submit from any thread. */
+typedef struct fut_manual {
+    fut_sched sched; /* pass &m->sched where a fut_sched * is wanted */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    fut_task *head, *tail;
+    size_t pending, capacity;
+    int closed;
+} fut_manual;
+
+/* capacity 0 means unbounded; past it, submit refuses with EAGAIN. Returns 0 or errno. */
+static inline int fut_manual_init(fut_manual *m, size_t capacity);
+/* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
+static inline void fut_manual_destroy(fut_manual *m);
+/* Runs the oldest queued task. Returns 1 if one ran, 0 if the queue was empty. */
+static inline int fut_manual_run_one(fut_manual *m);
+/* Runs tasks until the queue is empty, those queued meanwhile included. Returns the count. */
+static inline size_t fut_manual_run_all(fut_manual *m);
+static inline size_t fut_manual_pending(fut_manual *m);
+/* Later submits are refused with ESHUTDOWN; queued tasks still run. */
+static inline void fut_manual_close(fut_manual *m);
+/* Blocks until a task is queued (0), m is closed and empty (ESHUTDOWN) or the monotonic
+ * clock passes deadline_ns (ETIMEDOUT). UINT64_MAX waits for ever. */
+static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
+
+/* ---- create ----------------------------------------------------------------------- */
+
+/* A pending future and the promise that settles it. Returns 0, EINVAL or ENOMEM. */
+static inline int fut_promise_new(fut_promise *p, fut_future *f);
+
+/* Ready futures: no allocation, no atomic operation. */
+static inline fut_future fut_ready(fut_value v);
+static inline fut_future fut_ready_ptr(void *ptr, fut_dtor dtor); /* owns ptr */
+static inline fut_future fut_failed(int err);                     /* err 0 becomes EINVAL */
+static inline fut_future fut_from_result(fut_result r);
+
+/* ---- settle (producer side) ------------------------------------------------------- */
+
+/* Settle exactly once; each consumes p. Return 0; ECANCELED if the consumer cancelled
+ * first (the value stays yours, nothing is destroyed); EALREADY if p was already settled
+ * or dropped; EINVAL for a NULL or empty p. */
+static inline int fut_promise_set(fut_promise *p, fut_value v);
+static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor);
+static inline int fut_promise_fail(fut_promise *p, int err); /* err 0 is EINVAL */
+static inline int fut_promise_settle(fut_promise *p, fut_result r);
+/* Gives up p: an unsettled future settles with EPIPE ("broken promise"). */
+static inline void fut_promise_drop(fut_promise *p);
+
+/* Cancellation, seen from the producer: a poll, and a hook. The hook runs exactly once,
+ * on the cancelling thread, if the future is cancelled before p is settled; from then on
+ * it owns ctx. If p is settled or dropped first it never runs. Registering after the
+ * cancel runs it at once and returns ECANCELED; a second hook gets EBUSY. */
+static inline int fut_promise_cancelled(const fut_promise *p);
+static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx);
+
+/* ---- chain ------------------------------------------------------------------------ */
+
+/* Each consumes f and returns the future of the continuation's result. fn runs on s.
+ * then: fn runs on a value; an error passes through untouched.
+ * recover: fn runs on an error; a value passes through untouched.
+ * finally: fn runs on both (return fut_from_result(r) to pass the outcome on).
+ * When f is already settled and s allows it (may_inline), fn runs at once on this
+ * thread and its future is returned: no allocation. A NULL s or fn gives EINVAL, an
+ * empty or spent f EINVAL, allocation failure ENOMEM, a refusing scheduler its error. */
+static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
+static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
+static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
+
+/* Fans f out to n futures that all get its outcome, settled in index order (so their
+ * continuations start in that order). A pointer value's destructor goes with out[n-1]
+ * only; out[0..n-2] borrow the pointer. Consumes f on success; returns 0, EINVAL (NULL,
+ * n == 0, bad f) or ENOMEM (f untouched). */
+static inline int fut_split(fut_future *f, size_t n, fut_future *out);
+
+/* ---- wait and read ---------------------------------------------------------------- */
+
+static inline int fut_is_ready(const fut_future *f); /* 1 settled, 0 pending or invalid */
+/* Block until f settles: a bounded spin, then park (futex on Linux). Borrow f. Return 0,
+ * ETIMEDOUT (deadline on the monotonic clock, in ns) or EINVAL. */
+static inline int fut_wait(const fut_future *f);
+static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns);
+static inline int fut_wait_for(const fut_future *f, uint64_t timeout_ns);
+/* Takes the outcome if f is settled: returns 0 and consumes f; EAGAIN (pending, f kept)
+ * or EINVAL. */
+static inline int fut_try_get(fut_future *f, fut_result *out);
+/* Waits, then takes the outcome; consumes f. A bad handle gives err EINVAL. */
+static inline fut_result fut_get(fut_future *f);
+/* Lets go of f without taking its outcome (destroyed when it arrives). Work upstream
+ * goes on: dropping is not cancelling. A NULL, empty or spent f is ignored. */
+static inline void fut_drop(fut_future *f);
+/* Now on the monotonic clock, in ns: the base for deadlines. */
+static inline uint64_t fut_now_ns(void);
+
+/* ---- cancel ----------------------------------------------------------------------- */
+
+/* Settles a pending f with ECANCELED now and travels upstream: every pending future
+ * this one waits on is cancelled too, and a promise at the top sees it (poll, hook).
+ * Continuations between them do not run. Borrows f. Returns 0, EALREADY (f had
+ * settled) or EINVAL. */
+static inline int fut_cancel(const fut_future *f);
+
+/* ======================================================================================
+ * Implementation
+ * ====================================================================================== */
+
+/* Handle tags. Shared states are allocated, hence aligned: never 1..3. */
+enum { FUT__EMPTY = 0, FUT__VALUE = 1, FUT__ERROR = 2, FUT__SPENT = 3 };
+
+/* The shared state and its state machine.
+ *
+ * One 32-bit word decides every race on a state; the fields are plain and published by
+ * the release on the word. Bits:
+ *   SET    the outcome is final                    CANC  settled by a cancel: ECANCELED,
+ *   PROD   the producer may still touch the state         the fields are not read
+ *   CONS   the consumer side may still touch it    LINK  a consumer record is linked
+ *   WAIT   a thread parks on the word              HOOK  a cancel hook is registered
+ *   BUSY   the record is moving to a new upstream  RERUN a delivery came while BUSY
+ *
+ *   transition          by                         from          to
+ *   new                 fut_promise_new / chain    -             PROD|CONS
+ *   link                consumer (then, split)     !SET          +LINK
+ *   settle              producer                   !SET          +SET -PROD -LINK
+ *   cancel              consumer, or a walker      !SET          +SET+CANC -LINK
+ *   lose                producer finding SET       PROD          -PROD
+ *   let go              consumer                   CONS          -CONS
+ *   flatten             record                     !SET          +BUSY, then -BUSY
+ * Whoever clears the last of PROD and CONS frees the state (after SET, always).
+ *
+ * A consumer record is another state (the output of then/recover/finally, or a split
+ * hub) linked through `consumer`. Settling hands the outcome straight into the record's
+ * fields and runs or submits it; the upstream state stays alive, held by the link,
+ * until the record settles its own state: the winner of that race (the record, or a
+ * canceller) lets go of the upstream. A canceller that wins walks up the chain while a
+ * record waits idle there, unlinking and cancelling. The one window where a record
+ * changes upstream (a continuation returned a pending future) is fenced by BUSY.
+ *
+ * Rule kept everywhere: after an atomic operation that let go of your hold, do not
+ * touch the state again (its other holder may free it at once). */
+enum {
+    FUT__SET = 1u << 0,
+    FUT__CANC = 1u << 1,
+    FUT__PROD = 1u << 2,
+    FUT__CONS = 1u << 3,
+    FUT__LINK = 1u << 4,
+    FUT__WAIT = 1u << 5,
+    FUT__HOOK = 1u << 6,
+    FUT__BUSY = 1u << 7,
+    FUT__RERUN = 1u << 8
+};
+
+/* What produces a state. */
+enum { FUT__OP_PROMISE, FUT__OP_THEN, FUT__OP_RECOVER, FUT__OP_FINALLY, FUT__OP_FORWARD,
+       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT };
+
+#if !FUT__FUTEX
+typedef struct fut__waitblock {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+} fut__waitblock;
+#endif
+
+typedef struct fut__state fut__state;
+struct fut__state {
+    _Atomic uint32_t word;
+    uint16_t op;
+    uint16_t n;            /* split hub: output count (up to 65535) */
+    int err;               /* outcome, or the record's input before it runs */
+    fut_value value;
+    fut_dtor dtor;
+    fut__state *consumer;  /* the linked record, valid while LINK is set */
+    fut__state *up;        /* record: the state it waits on; split output: unused */
+    fut_task task;         /* record: the node given to the scheduler */
+    fut_sched *sched;      /* record: where fn runs (NULL: inline, internal records) */
+    union {
+        fut_fn fn;                /* record: the continuation */
+        void (*hook)(void *ctx);  /* promise: the cancel hook */
+    } cb;
+    void *ctx;
+#if !FUT__FUTEX
+    _Atomic(fut__waitblock *) wb;
+#endif
+};
+
+/* A split hub is a record with its outputs after it. */
+typedef struct fut__hub {
+    fut__state st;
+    fut__state *out[];
+} fut__hub;
+
+/* The inline work list of one settle: records ready to run on this thread. Draining it
+ * in a loop, instead of recursing, is what keeps long chains off the stack. */
+typedef struct fut__run {
+    fut__state *head, *tail;
+} fut__run;
+
+#define FUT__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static inline int fut__is_state(uintptr_t tag) { return tag > FUT__SPENT; }
+static inline fut__state *fut__st(uintptr_t tag) { return (fut__state *)tag; }
+
+static inline void fut__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static inline uint64_t fut_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline struct timespec fut__timespec(uint64_t ns)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    return ts;
+}
+
+/* ---- ready futures and results ---------------------------------------------------- */
+
+static inline fut_future fut_ready(fut_value v)
+{
+    fut_future f;
+    f.tag = FUT__VALUE;
+    f.val = v;
+    f.dtor = NULL;
+    return f;
+}
+
+static inline fut_future fut_ready_ptr(void *ptr, fut_dtor dtor)
+{
+    fut_future f;
+    f.tag = FUT__VALUE;
+    f.val.ptr = ptr;
+    f.dtor = dtor;
+    return f;
+}
+
+static inline fut_future fut_failed(int err)
+{
+    fut_future f;
+    f.tag = FUT__ERROR;
+    f.val.i64 = err != 0 ? err : EINVAL;
+    f.dtor = NULL;
+    return f;
+}
+
+static inline fut_future fut_from_result(fut_result r)
+{
+    if (r.err != 0)
+        return fut_failed(r.err);
+    fut_future f;
+    f.tag = FUT__VALUE;
+    f.val = r.value;
+    f.dtor = r.dtor;
+    return f;
+}
+
+/* The outcome held by a ready handle (tag VALUE or ERROR). */
+static inline fut_result fut__ready_result(const fut_future *f)
+{
+    if (f->tag == FUT__ERROR)
+        return fut_error((int)f->val.i64);
+    fut_result r;
+    r.value = f->val;
+    r.dtor = f->dtor;
+    r.err = 0;
+    return r;
+}
+
+static inline fut_future fut__handle(fut__state *st)
+{
+    fut_future f;
+    f.tag = (uintptr_t)st;
+    f.val.u64 = 0;
+    f.dtor = NULL;
+    return f;
+}
+
+/* Destroys an outcome nobody will take. */
+static inline void fut__discard(fut_result r)
+{
+    if (r.err == 0 && r.dtor != NULL)
+        r.dtor(r.value.ptr);
+}
+
+/* ---- state lifetime --------------------------------------------------------------- */
+
+static inline void fut__state_init(fut__state *st, unsigned op)
+{
+    /* Not yet shared: plain initialisation; the handle's hand-off publishes it. */
+    atomic_init(&st->word, FUT__PROD | FUT__CONS);
+    st->op = (uint16_t)op;
+    st->n = 0;
+    st->err = 0;
+    st->value.u64 = 0;
+    st->dtor = NULL;
+    st->consumer = NULL;
+    st->up = NULL;
+    st->task.next = NULL;
+    st->task.run = NULL;
+    st->sched = NULL;
+    st->cb.fn = NULL;
+    st->ctx = NULL;
+#if !FUT__FUTEX
+    atomic_init(&st->wb, NULL);
+#endif
+}
+
+static inline fut__state *fut__state_new(unsigned op)
+{
+    fut__state *st = (fut__state *)FUT_MALLOC(sizeof(fut__state));
+    if (st != NULL)
+        fut__state_init(st, op);
+    return st;
+}
+
+/* Frees a state nobody holds. Never destroys the outcome: that was taken, handed on or
+ * discarded by whoever saw it last. */
+static inline void fut__state_free(fut__state *st)
+{
+#if !FUT__FUTEX
+    fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
+    if (wb != NULL) {
+        pthread_cond_destroy(&wb->c);
+        pthread_mutex_destroy(&wb->m);
+        FUT_FREE(wb);
+    }
+#endif
+    FUT_FREE(st);
+}
+
+/* The producer lets go (it lost to a cancel, or a detached record). */
+static inline void fut__release_prod(fut__state *st)
+{
+    /* acq_rel: release our last touches to whoever frees; acquire theirs if it is us. */
+    uint32_t old = atomic_fetch_and_explicit(&st->word, ~(uint32_t)(FUT__PROD | FUT__BUSY),
+                                             memory_order_acq_rel);
+    if (!(old & FUT__CONS))
+        fut__state_free(st);
+}
+
+/* The consumer side lets go; `seen` is a word it loaded with acquire (or 0). */
+static inline void fut__release_cons(fut__state *st, uint32_t seen)
+{
+    if ((seen & FUT__SET) && !(seen & FUT__PROD)) {
+        /* The producer is gone for good (PROD is never set again) and we are the only
+         * other holder: free without an atomic operation. The acquire that saw !PROD
+         * pairs with the producer's release. */
+        fut__state_free(st);
+        return;
+    }
+    /* acq_rel: as in fut__release_prod. */
+    uint32_t old = atomic_fetch_and_explicit(&st->word, ~(uint32_t)FUT__CONS, memory_order_acq_rel);
+    if (!(old & FUT__PROD))
+        fut__state_free(st);
+}
+
+/* Takes the outcome of a settled state the caller consumes (w: its word, loaded with
+ * acquire, SET) and lets go of it. */
+static inline fut_result fut__take(fut__state *st, uint32_t w)
+{
+    fut_result r;
+    if (w & FUT__CANC) {
+        r = fut_error(ECANCELED);
+    } else {
+        r.value = st->value;
+        r.dtor = st->dtor;
+        r.err = st->err;
+    }
+    fut__release_cons(st, w);
+    return r;
+}
+
+/* ---- parking ---------------------------------------------------------------------- */
+
+#if FUT__FUTEX
+static inline void fut__wake(fut__state *st)
+{
+    /* A private futex wake only hashes the address: it is harmless even if the consumer
+     * has already freed the state (the same property lets a mutex be destroyed right
+     * after unlock). */
+    syscall(SYS_futex, (void *)&st->word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
+}
+#else
+static inline void fut__wake(fut__state *st)
+{
+    /* The caller holds the state (fallback settles keep PROD until after this). */
+    fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+    if (wb != NULL) {
+        pthread_mutex_lock(&wb->m);
+        pthread_cond_broadcast(&wb->c);
+        pthread_mutex_unlock(&wb->m);
+    }
+}
+#endif
+
+/* Parks until st is SET or the deadline passes. Returns 0 or ETIMEDOUT. */
+static inline int fut__park(fut__state *st, uint64_t deadline_ns)
+{
+    /* acquire on every poll: the settled outcome is read after this returns. */
+    for (int i = 0; i < FUT_SPIN; i++) {
+        if (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)
+            return 0;
+        fut__cpu_relax();
+    }
+    struct timespec abs = fut__timespec(deadline_ns);
+#if FUT__FUTEX
+    for (;;) {
+        uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+        if (w & FUT__SET)
+            return 0;
+        if (!(w & FUT__WAIT)) {
+            /* acq_rel: the settler's CAS reads WAIT; either it sees our bit and wakes us,
+             * or our CAS fails on its change and we re-read SET. */
+            if (!atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__WAIT,
+                                                       memory_order_acq_rel, memory_order_acquire))
+                continue;
+            w |= FUT__WAIT;
+        }
+        if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns)
+            return (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET) ? 0 : ETIMEDOUT;
+        /* The kernel sleeps only while the word still equals w: no lost wake-up. The
+         * bitset form takes an absolute CLOCK_MONOTONIC deadline. */
+        syscall(SYS_futex, (void *)&st->word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, w,
+                deadline_ns == UINT64_MAX ? NULL : &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+    }
+#else
+    fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+    if (wb == NULL) {
+        fut__waitblock *n = (fut__waitblock *)FUT_MALLOC(sizeof *n);
+        if (n == NULL) {
+            /* No memory for a condition variable: degrade to yielding, still correct. */
+            while (!(atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)) {
+                if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns)
+                    return ETIMEDOUT;
+                sched_yield();
+            }
+            return 0;
+        }
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&n->c, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&n->m, NULL);
+        /* acq_rel: publishes the initialised block; acquire reads a rival's block. */
+        if (atomic_compare_exchange_strong_explicit(&st->wb, &wb, n, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            wb = n;
+        } else {
+            pthread_cond_destroy(&n->c);
+            pthread_mutex_destroy(&n->m);
+            FUT_FREE(n);
+        }
+    }
+    int rc = 0;
+    pthread_mutex_lock(&wb->m);
+    /* acq_rel: a settler that sees WAIT takes this mutex before it broadcasts. */
+    uint32_t w = atomic_fetch_or_explicit(&st->word, FUT__WAIT, memory_order_acq_rel);
+    while (!(w & FUT__SET)) {
+        if (deadline_ns == UINT64_MAX) {
+            pthread_cond_wait(&wb->c, &wb->m);
+        } else if (pthread_cond_timedwait(&wb->c, &wb->m, &abs) == ETIMEDOUT) {
+            w = atomic_load_explicit(&st->word, memory_order_acquire);
+            rc = (w & FUT__SET) ? 0 : ETIMEDOUT;
+            break;
+        }
+        w = atomic_load_explicit(&st->word, memory_order_acquire);
+    }
+    pthread_mutex_unlock(&wb->m);
+    return rc;
+#endif
+}
+
+/* ---- the run list ----------------------------------------------------------------- */
+
+static inline void fut__run_push(fut__run *wl, fut__state *c)
+{
+    c->task.next = NULL;
+    if (wl->tail != NULL)
+        wl->tail->task.next = &c->task;
+    else
+        wl->head = c;
+    wl->tail = c;
+}
+
+static void fut__rec_run(fut__state *c, fut__run *wl);
+
+static inline void fut__run_drain(fut__run *wl)
+{
+    fut__state *c;
+    while ((c = wl->head) != NULL) {
+        fut_task *next = c->task.next; /* read first: running c may free it */
+        wl->head = next != NULL ? FUT__CONTAINER(next, fut__state, task) : NULL;
+        if (wl->head == NULL)
+            wl->tail = NULL;
+        fut__rec_run(c, wl);
+    }
+}
+
+/* ---- settling --------------------------------------------------------------------- */
+
+static void fut__rec_task(fut_task *t, int err);
+static void fut__settle_rec(fut__state *c, fut_result o, fut__run *wl);
+
+/* Hands outcome o to the linked record c and runs it inline or submits it. */
+static inline void fut__deliver(fut__state *c, fut_result o, fut__run *wl)
+{
+    c->value = o.value;
+    c->dtor = o.dtor;
+    c->err = o.err;
+    fut_sched *s = c->sched;
+    if (s == NULL || c->op == FUT__OP_FORWARD || (s->may_inline != NULL && s->may_inline(s))) {
+        fut__run_push(wl, c);
+        return;
+    }
+    c->task.next = NULL;
+    c->task.run = fut__rec_task;
+    int err = s->submit(s, &c->task);
+    if (err != 0) {
+        /* Refused: the continuation cannot run, its future settles with the error. */
+        fut__discard(o);
+        fut__settle_rec(c, fut_error(err), wl);
+    }
+}
+
+/* After a settle CAS won on st (old: the word it replaced, d: the linked record read
+ * before the CAS). Touches st only where it may. */
+static inline void fut__after_settle(fut__state *st, uint32_t old, fut_result o, fut__state *d,
+                                     fut__run *wl)
+{
+    if (!(old & FUT__CONS)) {
+        /* The consumer let go before the outcome came: nobody will take it. */
+        fut__discard(o);
+        fut__state_free(st);
+        return;
+    }
+    if (d != NULL)
+        fut__deliver(d, o, wl);
+#if FUT__FUTEX
+    if (old & FUT__WAIT)
+        fut__wake(st);
+#else
+    if (old & FUT__WAIT) {
+        fut__wake(st);
+        fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
+    }
+#endif
+}
+
+/* The bits a settle CAS clears: the producer's hold and the link (now used). */
+static inline uint32_t fut__settled_word(uint32_t w)
+{
+    uint32_t clear = FUT__PROD | FUT__LINK | FUT__BUSY | FUT__RERUN;
+#if !FUT__FUTEX
+    if ((w & FUT__WAIT) && (w & FUT__CONS))
+        clear &= ~(uint32_t)FUT__PROD; /* keep the state alive to broadcast */
+#endif
+    return (w | FUT__SET) & ~clear;
+}
+
+/* The producer settles st with o: the one settle path of promises, records and split
+ * outputs. Returns 1 if it won; 0 if a cancel came first - then the producer's hold is
+ * let go and o is left to the caller. */
+static inline int fut__settle(fut__state *st, fut_result o, fut__run *wl)
+{
+    /* Plain writes, published by the release below; a canceller never reads them. */
+    st->value = o.value;
+    st->dtor = o.dtor;
+    st->err = o.err;
+    /* acquire: if LINK is set, the record's fields (written before its release CAS) are
+     * visible, so `consumer` is read before we give up our hold. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    fut__state *d;
+    for (;;) {
+        if (w & FUT__SET) {
+            fut__release_prod(st);
+            return 0;
+        }
+        d = (w & FUT__LINK) ? st->consumer : NULL;
+        /* acq_rel: release publishes the outcome; acquire orders a free below after the
+         * consumer's last access when it let go. */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, fut__settled_word(w),
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    fut__after_settle(st, w, o, d, wl);
+    return 1;
+}
+
+/* The consumer side lets go of a state it holds, without an atomic RMW when the
+ * producer is already gone (the common case for a record's upstream). */
+static inline void fut__let_go(fut__state *st)
+{
+    /* acquire: seeing !PROD pairs with the producer's release (fut__release_cons). */
+    fut__release_cons(st, atomic_load_explicit(&st->word, memory_order_acquire));
+}
+
+/* A record settles its own state c with o, the result of its continuation. */
+static void fut__settle_rec(fut__state *c, fut_result o, fut__run *wl)
+{
+    fut__state *up = c->up; /* read before settling: afterwards c may be freed */
+    if (!fut__settle(c, o, wl)) {
+        fut__discard(o); /* a canceller won: it lets go of the upstream, not us */
+        return;
+    }
+    if (up != NULL)
+        fut__let_go(up); /* we won c: the upstream link is ours to let go */
+}
+
+/* ---- cancelling ------------------------------------------------------------------- */
+
+/* The caller has just won c by cancelling it (w: the word it replaced). Walks upstream
+ * while records wait idle: each upstream still pending is cancelled and its record
+ * unlinked. The first c belongs to the caller's handle; states reached by the walk are
+ * held by the walk (it took over their link) and let go here. */
+static void fut__cancel_up(fut__state *c, uint32_t w)
+{
+    int walked = 0;
+    for (;;) {
+        fut__state *next = NULL;
+        uint32_t nw = 0;
+        if (c->op == FUT__OP_PROMISE) {
+            if (w & FUT__HOOK)
+                c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
+        } else if (c->op != FUT__OP_SPLIT_OUT && !(w & FUT__BUSY) && c->up != NULL) {
+            fut__state *a = c->up;
+            uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
+            for (;;) {
+                if (aw & FUT__SET)
+                    break;
+                /* acq_rel: the same race as a settle; the loser sees SET. */
+                if (atomic_compare_exchange_weak_explicit(&a->word, &aw,
+                                                          (aw | FUT__SET | FUT__CANC) & ~(uint32_t)FUT__LINK,
+                                                          memory_order_acq_rel, memory_order_acquire)) {
+                    next = a;
+                    nw = aw;
+                    break;
+                }
+            }
+            if (next != NULL)
+                fut__release_prod(c); /* c's record is unlinked: it will never run */
+            else
+                fut__release_cons(a, 0); /* a settled first; its record will lose c */
+        }
+        if (walked)
+            fut__release_cons(c, 0);
+        if (next == NULL)
+            return;
+        c = next;
+        w = nw;
+        walked = 1;
+    }
+}
+
+/* Cancels a state the caller holds as consumer. Returns 0 or EALREADY. */
+static inline int fut__cancel_state(fut__state *st)
+{
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    for (;;) {
+        if (w & FUT__SET)
+            return EALREADY;
+        /* acq_rel: decides the race with the settler; acquire makes the hook and the
+         * upstream pointer visible. */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__SET | FUT__CANC,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    if (w & FUT__WAIT)
+        fut__wake(st); /* we hold st (the handle), so it is alive */
+    fut__cancel_up(st, w);
+    return 0;
+}
+
+/* ---- records ---------------------------------------------------------------------- */
+
+static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_fn fn, void *ctx,
+                                 fut__state *up)
+{
+    fut__state_init(c, op);
+    c->sched = s;
+    c->cb.fn = fn;
+    c->ctx = ctx;
+    c->up = up;
+}
+
+/* Links record c as the consumer of st (the caller holds st's consumer side). Returns
+ * 1 when linked; 0 when st had settled, and then *o holds its outcome and st is let go. */
+static inline int fut__link(fut__state *st, fut__state *c, fut_result *o)
+{
+    st->consumer = c; /* read by the settler only after it sees LINK */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    for (;;) {
+        if (w & FUT__SET) {
+            *o = fut__take(st, w);
+            return 0;
+        }
+        /* acq_rel: release publishes `consumer` and the record; on failure acquire
+         * makes a settled outcome readable. */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__LINK,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return 1;
+    }
+}
+
+static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl);
+static void fut__hub_run(fut__state *hub, fut__run *wl);
+
+/* Normalises what a continuation returned. */
+static inline fut_future fut__checked(fut_future r)
+{
+    if (r.tag == FUT__EMPTY || r.tag == FUT__SPENT)
+        return fut_failed(EINVAL); /* the continuation returned no future */
+    return r;
+}
+
+/* Finishes record c with the future its continuation returned. */
+static inline void fut__rec_finish(fut__state *c, fut_future r, fut__run *wl)
+{
+    r = fut__checked(r);
+    if (!fut__is_state(r.tag)) {
+        fut__settle_rec(c, fut__ready_result(&r), wl);
+        return;
+    }
+    fut__state *rs = fut__st(r.tag);
+    uint32_t w = atomic_load_explicit(&rs->word, memory_order_acquire);
+    if (w & FUT__SET) {
+        fut__settle_rec(c, fut__take(rs, w), wl);
+        return;
+    }
+    fut__flatten(c, rs, wl);
+}
+
+/* Runs record c, whose input outcome sits in its fields. */
+static void fut__rec_run(fut__state *c, fut__run *wl)
+{
+    if (c->op == FUT__OP_SPLIT) {
+        fut__hub_run(c, wl);
+        return;
+    }
+    /* acquire: the canceller's SET, and the fields of a BUSY holder. */
+    uint32_t w = atomic_load_explicit(&c->word, memory_order_acquire);
+    while (w & FUT__BUSY) {
+        /* Another thread is linking c to a new upstream: leave this run to it.
+         * acq_rel: publishes the input fields to the BUSY holder. */
+        if (atomic_compare_exchange_weak_explicit(&c->word, &w, w | FUT__RERUN, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return;
+    }
+    fut_result in;
+    in.value = c->value;
+    in.dtor = c->dtor;
+    in.err = c->err;
+    if (w & FUT__SET) {
+        fut__discard(in); /* cancelled before it ran */
+        fut__release_prod(c);
+        return;
+    }
+    fut_future r;
+    switch (c->op) {
+    case FUT__OP_THEN:
+        r = in.err != 0 ? fut_failed(in.err) : c->cb.fn(c->ctx, in);
+        break;
+    case FUT__OP_RECOVER:
+        r = in.err == 0 ? fut_from_result(in) : c->cb.fn(c->ctx, in);
+        break;
+    case FUT__OP_FINALLY:
+        r = c->cb.fn(c->ctx, in);
+        break;
+    default: /* FORWARD */
+        r = fut_from_result(in);
+        break;
+    }
+    fut__rec_finish(c, r, wl);
+}
+
+/* The scheduler runs a record (err == 0) or gives it back (err != 0). */
+static void fut__rec_task(fut_task *t, int err)
+{
+    fut__state *c = FUT__CONTAINER(t, fut__state, task);
+    fut__run wl = {NULL, NULL};
+    if (err != 0) {
+        fut_result in;
+        in.value = c->value;
+        in.dtor = c->dtor;
+        in.err = c->err;
+        fut__discard(in);
+        fut__settle_rec(c, fut_error(err), &wl);
+    } else {
+        fut__rec_run(c, &wl);
+    }
+    fut__run_drain(&wl);
+}
+
+/* c's continuation returned rs, still pending: c now waits on rs. */
+static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
+{
+    fut__state *old_up = c->up;
+    uint32_t w = atomic_load_explicit(&c->word, memory_order_acquire);
+    for (;;) {
+        if (w & FUT__SET) {
+            /* Cancelled while the continuation ran: the inner future is unwanted too. */
+            fut__cancel_state(rs);
+            fut__release_cons(rs, 0);
+            fut__release_prod(c);
+            return;
+        }
+        /* acq_rel: while BUSY a canceller leaves the walk (and old_up) to us. */
+        if (atomic_compare_exchange_weak_explicit(&c->word, &w, w | FUT__BUSY, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    if (old_up != NULL)
+        fut__release_cons(old_up, 0);
+    c->up = rs;
+    c->op = FUT__OP_FORWARD;
+    fut_result o;
+    if (!fut__link(rs, c, &o)) {
+        c->up = NULL;
+        fut__settle_rec(c, o, wl); /* clears BUSY; loses if cancelled meanwhile */
+        return;
+    }
+    w = atomic_load_explicit(&c->word, memory_order_relaxed);
+    /* acq_rel: release publishes up = rs to a later canceller; acquire sees a RERUN
+     * delivery's input and a canceller's SET. */
+    while (!atomic_compare_exchange_weak_explicit(&c->word, &w, w & ~(uint32_t)(FUT__BUSY | FUT__RERUN),
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+    }
+    if (w & FUT__SET)
+        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY); /* cancelled while BUSY: walk it */
+    if (w & FUT__RERUN)
+        fut__run_push(wl, c); /* rs settled while BUSY: run the delivery now */
+}
+
+/* ---- chaining --------------------------------------------------------------------- */
+
+static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void *ctx, unsigned op)
+{
+    if (f == NULL)
+        return fut_failed(EINVAL);
+    if (f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return fut_failed(EINVAL);
+    if (s == NULL || s->submit == NULL || fn == NULL) {
+        fut_drop(f);
+        return fut_failed(EINVAL);
+    }
+    fut_result in;
+    fut__state *c = NULL;
+    if (fut__is_state(f->tag)) {
+        fut__state *st = fut__st(f->tag);
+        uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+        if (!(w & FUT__SET)) {
+            c = fut__state_new(op);
+            if (c == NULL) {
+                fut_drop(f);
+                return fut_failed(ENOMEM);
+            }
+            fut__rec_init(c, op, s, fn, ctx, st);
+            f->tag = FUT__SPENT;
+            if (fut__link(st, c, &in))
+                return fut__handle(c);
+            c->up = NULL; /* settled while we linked: in holds the outcome */
+        } else {
+            in = fut__take(st, w);
+            f->tag = FUT__SPENT;
+        }
+    } else {
+        in = fut__ready_result(f);
+        f->tag = FUT__SPENT;
+    }
+    if (c == NULL) {
+        /* The fast path: the outcome is here and nothing is allocated. */
+        if (op == FUT__OP_THEN && in.err != 0)
+            return fut_failed(in.err);
+        if (op == FUT__OP_RECOVER && in.err == 0)
+            return fut_from_result(in);
+        if (s->may_inline != NULL && s->may_inline(s))
+            return fut__checked(fn(ctx, in)); /* scheduler skip */
+        c = fut__state_new(op);
+        if (c == NULL) {
+            fut__discard(in);
+            return fut_failed(ENOMEM);
+        }
+        fut__rec_init(c, op, s, fn, ctx, NULL);
+    }
+    fut__run wl = {NULL, NULL};
+    fut__deliver(c, in, &wl);
+    fut__run_drain(&wl);
+    return fut__handle(c);
+}
+
+static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
+{
+    return fut__chain(f, s, fn, ctx, FUT__OP_THEN);
+}
+
+static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
+{
+    return fut__chain(f, s, fn, ctx, FUT__OP_RECOVER);
+}
+
+static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
+{
+    return fut__chain(f, s, fn, ctx, FUT__OP_FINALLY);
+}
+
+/* ---- split ------------------------------------------------------------------------ */
+
+static void fut__hub_run(fut__state *hub, fut__run *wl)
+{
+    fut__hub *h = FUT__CONTAINER(hub, fut__hub, st);
+    fut_result o;
+    o.value = hub->value;
+    o.dtor = NULL;
+    o.err = hub->err;
+    for (unsigned i = 0; i < hub->n; i++) {
+        if (i + 1 == hub->n)
+            o.dtor = hub->dtor; /* the last output owns the pointer */
+        if (!fut__settle(h->out[i], o, wl))
+            fut__discard(o); /* that output was cancelled */
+    }
+    if (hub->up != NULL)
+        fut__let_go(hub->up); /* nothing walks through a hub: the link is ours */
+    FUT_FREE(h);
+}
+
+static inline int fut_split(fut_future *f, size_t n, fut_future *out)
+{
+    if (f == NULL || out == NULL || n == 0 || n > UINT16_MAX)
+        return EINVAL;
+    if (f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return EINVAL;
+    if (n == 1) {
+        out[0] = *f;
+        f->tag = FUT__SPENT;
+        return 0;
+    }
+    fut__hub *h = (fut__hub *)FUT_MALLOC(sizeof(fut__hub) + n * sizeof(fut__state *));
+    if (h == NULL)
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        h->out[i] = fut__state_new(FUT__OP_SPLIT_OUT);
+        if (h->out[i] == NULL) {
+            while (i-- > 0)
+                fut__state_free(h->out[i]);
+            FUT_FREE(h);
+            return ENOMEM;
+        }
+    }
+    fut__state_init(&h->st, FUT__OP_SPLIT);
+    h->st.n = (uint16_t)n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = fut__handle(h->out[i]);
+    fut_result o;
+    if (fut__is_state(f->tag)) {
+        fut__state *st = fut__st(f->tag);
+        h->st.up = st;
+        f->tag = FUT__SPENT;
+        if (fut__link(st, &h->st, &o))
+            return 0;
+        h->st.up = NULL;
+    } else {
+        o = fut__ready_result(f);
+        f->tag = FUT__SPENT;
+    }
+    fut__run wl = {NULL, NULL};
+    fut__deliver(&h->st, o, &wl);
+    fut__run_drain(&wl);
+    return 0;
+}
+
+/* ---- promises --------------------------------------------------------------------- */
+
+static inline int fut_promise_new(fut_promise *p, fut_future *f)
+{
+    if (p == NULL || f == NULL)
+        return EINVAL;
+    fut__state *st = fut__state_new(FUT__OP_PROMISE);
+    if (st == NULL) {
+        p->tag = FUT__EMPTY;
+        f->tag = FUT__EMPTY;
+        return ENOMEM;
+    }
+    p->tag = (uintptr_t)st;
+    *f = fut__handle(st);
+    return 0;
+}
+
+static inline int fut_promise_settle(fut_promise *p, fut_result r)
+{
+    if (p == NULL)
+        return EINVAL;
+    if (p->tag == FUT__SPENT)
+        return EALREADY;
+    if (!fut__is_state(p->tag))
+        return EINVAL;
+    fut__state *st = fut__st(p->tag);
+    p->tag = FUT__SPENT;
+    fut__run wl = {NULL, NULL};
+    if (!fut__settle(st, r, &wl))
+        return ECANCELED; /* the value stays the caller's */
+    fut__run_drain(&wl);
+    return 0;
+}
+
+static inline int fut_promise_set(fut_promise *p, fut_value v) { return fut_promise_settle(p, fut_ok(v)); }
+
+static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor)
+{
+    fut_result r = fut_ok(fut_ptr(ptr));
+    r.dtor = dtor;
+    return fut_promise_settle(p, r);
+}
+
+static inline int fut_promise_fail(fut_promise *p, int err)
+{
+    return fut_promise_settle(p, fut_error(err != 0 ? err : EINVAL));
+}
+
+static inline void fut_promise_drop(fut_promise *p)
+{
+    if (p != NULL && fut__is_state(p->tag))
+        (void)fut_promise_settle(p, fut_error(EPIPE));
+}
+
+static inline int fut_promise_cancelled(const fut_promise *p)
+{
+    if (p == NULL || !fut__is_state(p->tag))
+        return 0;
+    /* acquire: a producer that sees the cancel may read what the canceller wrote. */
+    return (atomic_load_explicit(&fut__st(p->tag)->word, memory_order_acquire) & FUT__CANC) != 0;
+}
+
+static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx)
+{
+    if (p == NULL || hook == NULL || !fut__is_state(p->tag))
+        return EINVAL;
+    fut__state *st = fut__st(p->tag);
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if (w & FUT__HOOK)
+        return EBUSY;
+    if (!(w & FUT__SET)) {
+        st->cb.hook = hook;
+        st->ctx = ctx;
+        for (;;) {
+            /* acq_rel: release publishes fn/ctx to the canceller's acquiring CAS. */
+            if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__HOOK, memory_order_acq_rel,
+                                                      memory_order_acquire))
+                return 0;
+            if (w & FUT__SET)
+                break;
+        }
+    }
+    hook(ctx); /* a live promise whose state is SET was cancelled */
+    return ECANCELED;
+}
+
+/* ---- futures: read, wait, drop, cancel --------------------------------------------- */
+
+static inline int fut_is_ready(const fut_future *f)
+{
+    if (f == NULL)
+        return 0;
+    if (f->tag == FUT__VALUE || f->tag == FUT__ERROR)
+        return 1;
+    if (!fut__is_state(f->tag))
+        return 0;
+    /* acquire: a caller that sees 1 may read the outcome next. */
+    return (atomic_load_explicit(&fut__st(f->tag)->word, memory_order_acquire) & FUT__SET) != 0;
+}
+
+static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns)
+{
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return EINVAL;
+    if (!fut__is_state(f->tag))
+        return 0;
+    return fut__park(fut__st(f->tag), deadline_ns);
+}
+
+static inline int fut_wait(const fut_future *f) { return fut_wait_until(f, UINT64_MAX); }
+
+static inline int fut_wait_for(const fut_future *f, uint64_t timeout_ns)
+{
+    uint64_t now = fut_now_ns();
+    uint64_t deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+    return fut_wait_until(f, deadline);
+}
+
+static inline int fut_try_get(fut_future *f, fut_result *out)
+{
+    if (f == NULL || out == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return EINVAL;
+    if (!fut__is_state(f->tag)) {
+        *out = fut__ready_result(f);
+        f->tag = FUT__SPENT;
+        return 0;
+    }
+    fut__state *st = fut__st(f->tag);
+    /* acquire: pairs with the settler's release; the outcome fields are read next. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if (!(w & FUT__SET))
+        return EAGAIN;
+    *out = fut__take(st, w);
+    f->tag = FUT__SPENT;
+    return 0;
+}
+
+static inline fut_result fut_get(fut_future *f)
+{
+    fut_result r;
+    int err = fut_wait(f);
+    if (err != 0)
+        return fut_error(err);
+    err = fut_try_get(f, &r);
+    return err != 0 ? fut_error(err) : r;
+}
+
+static inline void fut_drop(fut_future *f)
+{
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return;
+    if (!fut__is_state(f->tag)) {
+        fut__discard(fut__ready_result(f));
+        f->tag = FUT__SPENT;
+        return;
+    }
+    fut__state *st = fut__st(f->tag);
+    f->tag = FUT__SPENT;
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    for (;;) {
+        if (w & FUT__SET) {
+            fut__discard(fut__take(st, w));
+            return;
+        }
+        /* acq_rel: after this the producer alone holds st and frees it on settle. */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w & ~(uint32_t)FUT__CONS,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return;
+    }
+}
+
+static inline int fut_cancel(const fut_future *f)
+{
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+        return EINVAL;
+    if (!fut__is_state(f->tag))
+        return EALREADY;
+    return fut__cancel_state(fut__st(f->tag));
+}
+
+/* ---- schedulers ------------------------------------------------------------------- */
+
+static inline int fut_sched_submit(fut_sched *s, fut_task *t)
+{
+    if (s == NULL || t == NULL || t->run == NULL || s->submit == NULL)
+        return EINVAL;
+    int err = s->submit(s, t);
+    if (err != 0)
+        t->run(t, err);
+    return err;
+}
+
+static inline size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n)
+{
+    if (s == NULL || s->submit == NULL || head == NULL || n == 0)
+        return 0;
+    size_t accepted = 0;
+    int err = 0;
+    fut_task *t = head;
+    if (s->submit_many != NULL) {
+        t = s->submit_many(s, head, n, &err);
+        if (t == NULL)
+            return n;
+        size_t refused = 0;
+        for (fut_task *r = t; r != NULL; r = r->next)
+            refused++;
+        accepted = n - refused; /* the refused rest is still linked behind t */
+    }
+    while (t != NULL) {
+        fut_task *next = t->next; /* read first: a submitted task may run at once */
+        int e = err != 0 ? err : s->submit(s, t);
+        if (e != 0)
+            t->run(t, e);
+        else
+            accepted++;
+        t = next;
+    }
+    return accepted;
+}
+
+static inline int fut__inline_submit(fut_sched *s, fut_task *t)
+{
+    (void)s;
+    t->run(t, 0);
+    return 0;
+}
+
+static inline int fut__inline_may(fut_sched *s)
+{
+    (void)s;
+    return 1;
+}
+
+static inline void fut_inline_init(fut_sched *s)
+{
+    s->submit = fut__inline_submit;
+    s->submit_many = NULL;
+    s->may_inline = fut__inline_may;
+    s->workers = 1;
+}
+
+static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)
+{
+    pthread_mutex_lock(&m->lock);
+    int err = 0;
+    if (m->closed)
+        err = ESHUTDOWN;
+    else if (m->capacity != 0 && m->capacity - m->pending < n)
+        err = EAGAIN;
+    if (err == 0) {
+        last->next = NULL;
+        if (m->tail != NULL)
+            m->tail->next = head;
+        else
+            m->head = head;
+        m->tail = last;
+        m->pending += n;
+        pthread_cond_broadcast(&m->ready);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
+static inline int fut__manual_submit(fut_sched *s, fut_task *t)
+{
+    return fut__manual_submit_list((fut_manual *)(void *)s, t, t, 1);
+}
+
+static inline fut_task *fut__manual_submit_many(fut_sched *s, fut_task *head, size_t n, int *err)
+{
+    fut_task *last = head;
+    for (size_t i = 1; i < n; i++)
+        last = last->next;
+    *err = fut__manual_submit_list((fut_manual *)(void *)s, head, last, n);
+    return *err == 0 ? NULL : head; /* all or nothing */
+}
+
+static inline int fut_manual_init(fut_manual *m, size_t capacity)
+{
+    if (m == NULL)
+        return EINVAL;
+    int err = pthread_mutex_init(&m->lock, NULL);
+    if (err != 0)
+        return err;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    err = pthread_cond_init(&m->ready, &ca);
+    pthread_condattr_destroy(&ca);
+    if (err != 0) {
+        pthread_mutex_destroy(&m->lock);
+        return err;
+    }
+    m->sched.submit = fut__manual_submit;
+    m->sched.submit_many = fut__manual_submit_many;
+    m->sched.may_inline = NULL;
+    m->sched.workers = 1;
+    m->head = m->tail = NULL;
+    m->pending = 0;
+    m->capacity = capacity;
+    m->closed = 0;
+    return 0;
+}
+
+static inline fut_task *fut__manual_pop(fut_manual *m)
+{
+    pthread_mutex_lock(&m->lock);
+    fut_task *t = m->head;
+    if (t != NULL) {
+        m->head = t->next;
+        if (m->head == NULL)
+            m->tail = NULL;
+        m->pending--;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return t;
+}
+
+static inline int fut_manual_run_one(fut_manual *m)
+{
+    if (m == NULL)
+        return 0;
+    fut_task *t = fut__manual_pop(m);
+    if (t == NULL)
+        return 0;
+    t->run(t, 0);
+    return 1;
+}
+
+static inline size_t fut_manual_run_all(fut_manual *m)
+{
+    size_t n = 0;
+    while (fut_manual_run_one(m))
+        n++;
+    return n;
+}
+
+static inline size_t fut_manual_pending(fut_manual *m)
+{
+    if (m == NULL)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->pending;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+static inline void fut_manual_close(fut_manual *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->closed = 1;
+    pthread_cond_broadcast(&m->ready);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
+{
+    if (m == NULL)
+        return EINVAL;
+    struct timespec abs = fut__timespec(deadline_ns);
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    while (m->pending == 0) {
+        if (m->closed) {
+            rc = ESHUTDOWN;
+            break;
+        }
+        if (deadline_ns == UINT64_MAX) {
+            pthread_cond_wait(&m->ready, &m->lock);
+        } else if (pthread_cond_timedwait(&m->ready, &m->lock, &abs) == ETIMEDOUT) {
+            rc = m->pending != 0 ? 0 : ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static inline void fut_manual_destroy(fut_manual *m)
+{
+    if (m == NULL)
+        return;
+    fut_manual_close(m);
+    fut_task *t;
+    while ((t = fut__manual_pop(m)) != NULL)
+        t->run(t, ESHUTDOWN);
+    pthread_cond_destroy(&m->ready);
+    pthread_mutex_destroy(&m->lock);
+}
+
+#endif /* FUT_H */
+
+/* MIT License. Copyright (c) 2026 the fut authors.
+ * Permission is hereby granted, free of charge, to any person obtaining a copy of this
+ * software and associated documentation files (the "Software"), to deal in the Software
+ * without restriction, including without limitation the rights to use, copy, modify,
+ * merge, publish, distribute, sublicense, and/or sell copies of the Software, and to
+ * permit persons to whom the Software is furnished to do so, subject to the following
+ * conditions: The above copyright notice and this permission notice shall be included in
+ * all copies or substantial portions of the Software. THE SOFTWARE IS PROVIDED "AS IS",
+ * WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE
+ * WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN
+ * NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR
+ * OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+ * OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE. */
