@@ -115,11 +115,10 @@ typedef union fut_value {
 /* Destroys a pointer value that nobody took. */
 typedef void (*fut_dtor)(void *ptr);
 
-/* An outcome: err == 0 means value is valid (with dtor, if the value is a pointer that
- * owns something); err != 0 is an errno-style code and value is unused. */
+/* An outcome: err == 0 means value is valid; err != 0 is an errno-style code and value
+ * is unused. 16 bytes, passed in registers. Whoever receives a result owns its value. */
 typedef struct fut_result {
     fut_value value;
-    fut_dtor dtor;
     int err;
 } fut_result;
 
@@ -144,8 +143,8 @@ static inline fut_value fut_u64(uint64_t x) { fut_value v; v.u64 = x; return v; 
 static inline fut_value fut_f64(double x) { fut_value v; v.f64 = x; return v; }
 static inline fut_value fut_ptr(void *x) { fut_value v; v.ptr = x; return v; }
 
-static inline fut_result fut_ok(fut_value v) { fut_result r; r.value = v; r.dtor = NULL; r.err = 0; return r; }
-static inline fut_result fut_error(int err) { fut_result r; r.value.u64 = 0; r.dtor = NULL; r.err = err; return r; }
+static inline fut_result fut_ok(fut_value v) { fut_result r; r.value = v; r.err = 0; return r; }
+static inline fut_result fut_error(int err) { fut_result r; r.value.u64 = 0; r.err = err; return r; }
 
 /* ---- the scheduler interface ------------------------------------------------------ */
 
@@ -411,6 +410,52 @@ static inline struct timespec fut__timespec(uint64_t ns)
     return ts;
 }
 
+/* ---- outcomes --------------------------------------------------------------------- */
+
+/* An outcome inside the library: the public result plus the destructor of a pointer
+ * value, which the library keeps to destroy values nobody takes. Passed by pointer. */
+typedef struct fut__out {
+    fut_value value;
+    fut_dtor dtor;
+    int err;
+} fut__out;
+
+static inline void fut__out_set(fut__out *o, fut_value v, fut_dtor dtor, int err)
+{
+    o->value = v;
+    o->dtor = err == 0 ? dtor : NULL;
+    o->err = err;
+}
+
+static inline void fut__out_load(fut__out *o, const fut__state *st)
+{
+    o->value = st->value;
+    o->dtor = st->dtor;
+    o->err = st->err;
+}
+
+static inline void fut__out_store(fut__state *st, const fut__out *o)
+{
+    st->value = o->value;
+    st->dtor = o->dtor;
+    st->err = o->err;
+}
+
+static inline fut_result fut__out_result(const fut__out *o)
+{
+    fut_result r;
+    r.value = o->value;
+    r.err = o->err;
+    return r;
+}
+
+/* Destroys an outcome nobody will take. */
+static inline void fut__discard(const fut__out *o)
+{
+    if (o->err == 0 && o->dtor != NULL)
+        o->dtor(o->value.ptr);
+}
+
 /* ---- ready futures and results ---------------------------------------------------- */
 
 static inline fut_future fut_ready(fut_value v)
@@ -442,25 +487,21 @@ static inline fut_future fut_failed(int err)
 
 static inline fut_future fut_from_result(fut_result r)
 {
-    if (r.err != 0)
-        return fut_failed(r.err);
-    fut_future f;
-    f.tag = FUT__VALUE;
-    f.val = r.value;
-    f.dtor = r.dtor;
-    return f;
+    return r.err != 0 ? fut_failed(r.err) : fut_ready(r.value);
 }
 
 /* The outcome held by a ready handle (tag VALUE or ERROR). */
-static inline fut_result fut__ready_result(const fut_future *f)
+static inline void fut__ready_out(fut__out *o, const fut_future *f)
 {
     if (f->tag == FUT__ERROR)
-        return fut_error((int)f->val.i64);
-    fut_result r;
-    r.value = f->val;
-    r.dtor = f->dtor;
-    r.err = 0;
-    return r;
+        fut__out_set(o, f->val, NULL, (int)f->val.i64);
+    else
+        fut__out_set(o, f->val, f->dtor, 0);
+}
+
+static inline fut_future fut__ready_from(const fut__out *o)
+{
+    return o->err != 0 ? fut_failed(o->err) : fut_ready_ptr(o->value.ptr, o->dtor);
 }
 
 static inline fut_future fut__handle(fut__state *st)
@@ -472,31 +513,16 @@ static inline fut_future fut__handle(fut__state *st)
     return f;
 }
 
-/* Destroys an outcome nobody will take. */
-static inline void fut__discard(fut_result r)
-{
-    if (r.err == 0 && r.dtor != NULL)
-        r.dtor(r.value.ptr);
-}
-
 /* ---- state lifetime --------------------------------------------------------------- */
 
+/* Only what is read before it is written: the outcome fields are written by whoever
+ * settles or delivers, `consumer` before LINK, the hook before HOOK, task.run at
+ * submission. Not yet shared: the handle's hand-off publishes it. */
 static inline void fut__state_init(fut__state *st, unsigned op)
 {
-    /* Not yet shared: plain initialisation; the handle's hand-off publishes it. */
     atomic_init(&st->word, FUT__PROD | FUT__CONS);
     st->op = (uint16_t)op;
-    st->n = 0;
-    st->err = 0;
-    st->value.u64 = 0;
-    st->dtor = NULL;
-    st->consumer = NULL;
     st->up = NULL;
-    st->task.next = NULL;
-    st->task.run = NULL;
-    st->sched = NULL;
-    st->cb.fn = NULL;
-    st->ctx = NULL;
 #if !FUT__FUTEX
     atomic_init(&st->wb, NULL);
 #endif
@@ -525,7 +551,7 @@ static inline void fut__state_free(fut__state *st)
     FUT_FREE(st);
 }
 
-/* The producer lets go (it lost to a cancel, or a detached record). */
+/* The producer lets go (it lost to a cancel, or its record was detached). */
 static inline void fut__release_prod(fut__state *st)
 {
     /* acq_rel: release our last touches to whoever frees; acquire theirs if it is us. */
@@ -540,8 +566,8 @@ static inline void fut__release_cons(fut__state *st, uint32_t seen)
 {
     if ((seen & FUT__SET) && !(seen & FUT__PROD)) {
         /* The producer is gone for good (PROD is never set again) and we are the only
-         * other holder: free without an atomic operation. The acquire that saw !PROD
-         * pairs with the producer's release. */
+         * other holder: free without an atomic RMW. The acquire that saw !PROD pairs
+         * with the producer's release. */
         fut__state_free(st);
         return;
     }
@@ -551,20 +577,23 @@ static inline void fut__release_cons(fut__state *st, uint32_t seen)
         fut__state_free(st);
 }
 
+/* Lets go of a state held as consumer, loading its word first: a record's upstream
+ * has usually lost its producer already, and then no RMW is needed. */
+static inline void fut__let_go(fut__state *st)
+{
+    /* acquire: seeing !PROD pairs with the producer's release. */
+    fut__release_cons(st, atomic_load_explicit(&st->word, memory_order_acquire));
+}
+
 /* Takes the outcome of a settled state the caller consumes (w: its word, loaded with
  * acquire, SET) and lets go of it. */
-static inline fut_result fut__take(fut__state *st, uint32_t w)
+static inline void fut__take(fut__out *o, fut__state *st, uint32_t w)
 {
-    fut_result r;
-    if (w & FUT__CANC) {
-        r = fut_error(ECANCELED);
-    } else {
-        r.value = st->value;
-        r.dtor = st->dtor;
-        r.err = st->err;
-    }
+    if (w & FUT__CANC)
+        fut__out_set(o, fut_u64(0), NULL, ECANCELED); /* the fields were never written */
+    else
+        fut__out_load(o, st);
     fut__release_cons(st, w);
-    return r;
 }
 
 /* ---- parking ---------------------------------------------------------------------- */
@@ -697,16 +726,21 @@ static inline void fut__run_drain(fut__run *wl)
 /* ---- settling --------------------------------------------------------------------- */
 
 static void fut__rec_task(fut_task *t, int err);
-static void fut__settle_rec(fut__state *c, fut_result o, fut__run *wl);
+static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl);
+
+static inline int fut__inline_may(fut_sched *s);
+
+static inline int fut__may_inline(fut_sched *s)
+{
+    return s->may_inline == fut__inline_may || (s->may_inline != NULL && s->may_inline(s));
+}
 
 /* Hands outcome o to the linked record c and runs it inline or submits it. */
-static inline void fut__deliver(fut__state *c, fut_result o, fut__run *wl)
+static inline void fut__deliver(fut__state *c, const fut__out *o, fut__run *wl)
 {
-    c->value = o.value;
-    c->dtor = o.dtor;
-    c->err = o.err;
+    fut__out_store(c, o); /* the record's input */
     fut_sched *s = c->sched;
-    if (s == NULL || c->op == FUT__OP_FORWARD || (s->may_inline != NULL && s->may_inline(s))) {
+    if (s == NULL || c->op == FUT__OP_FORWARD || fut__may_inline(s)) {
         fut__run_push(wl, c);
         return;
     }
@@ -715,42 +749,21 @@ static inline void fut__deliver(fut__state *c, fut_result o, fut__run *wl)
     int err = s->submit(s, &c->task);
     if (err != 0) {
         /* Refused: the continuation cannot run, its future settles with the error. */
+        fut__out e;
         fut__discard(o);
-        fut__settle_rec(c, fut_error(err), wl);
+        fut__out_set(&e, fut_u64(0), NULL, err);
+        fut__settle_rec(c, &e, wl);
     }
 }
 
-/* After a settle CAS won on st (old: the word it replaced, d: the linked record read
- * before the CAS). Touches st only where it may. */
-static inline void fut__after_settle(fut__state *st, uint32_t old, fut_result o, fut__state *d,
-                                     fut__run *wl)
-{
-    if (!(old & FUT__CONS)) {
-        /* The consumer let go before the outcome came: nobody will take it. */
-        fut__discard(o);
-        fut__state_free(st);
-        return;
-    }
-    if (d != NULL)
-        fut__deliver(d, o, wl);
-#if FUT__FUTEX
-    if (old & FUT__WAIT)
-        fut__wake(st);
-#else
-    if (old & FUT__WAIT) {
-        fut__wake(st);
-        fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
-    }
-#endif
-}
-
-/* The bits a settle CAS clears: the producer's hold and the link (now used). */
+/* The word a settle CAS writes: SET, and the producer's hold and the link (now used)
+ * cleared. The futex-less fallback keeps PROD while a waiter must be signalled. */
 static inline uint32_t fut__settled_word(uint32_t w)
 {
     uint32_t clear = FUT__PROD | FUT__LINK | FUT__BUSY | FUT__RERUN;
 #if !FUT__FUTEX
     if ((w & FUT__WAIT) && (w & FUT__CONS))
-        clear &= ~(uint32_t)FUT__PROD; /* keep the state alive to broadcast */
+        clear &= ~(uint32_t)FUT__PROD;
 #endif
     return (w | FUT__SET) & ~clear;
 }
@@ -758,19 +771,18 @@ static inline uint32_t fut__settled_word(uint32_t w)
 /* The producer settles st with o: the one settle path of promises, records and split
  * outputs. Returns 1 if it won; 0 if a cancel came first - then the producer's hold is
  * let go and o is left to the caller. */
-static inline int fut__settle(fut__state *st, fut_result o, fut__run *wl)
+static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
 {
-    /* Plain writes, published by the release below; a canceller never reads them. */
-    st->value = o.value;
-    st->dtor = o.dtor;
-    st->err = o.err;
     /* acquire: if LINK is set, the record's fields (written before its release CAS) are
-     * visible, so `consumer` is read before we give up our hold. */
+     * visible, so `consumer` is read here, before we give up our hold. */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if (!(w & FUT__LINK))
+        fut__out_store(st, o); /* for a consumer that takes it from st; a linked record
+                                  gets it handed over instead (LINK is never undone) */
     fut__state *d;
     for (;;) {
         if (w & FUT__SET) {
-            fut__release_prod(st);
+            fut__release_prod(st); /* a cancel won; it never reads the fields */
             return 0;
         }
         d = (w & FUT__LINK) ? st->consumer : NULL;
@@ -780,20 +792,28 @@ static inline int fut__settle(fut__state *st, fut_result o, fut__run *wl)
                                                   memory_order_acq_rel, memory_order_acquire))
             break;
     }
-    fut__after_settle(st, w, o, d, wl);
+    /* From here st is touched only where our hold allows. */
+    if (!(w & FUT__CONS)) {
+        fut__discard(o); /* the consumer let go before the outcome came */
+        fut__state_free(st);
+        return 1;
+    }
+    if (d != NULL)
+        fut__deliver(d, o, wl);
+#if FUT__FUTEX
+    if (w & FUT__WAIT)
+        fut__wake(st); /* a private futex wake on a freed address is harmless */
+#else
+    if (w & FUT__WAIT) {
+        fut__wake(st);
+        fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
+    }
+#endif
     return 1;
 }
 
-/* The consumer side lets go of a state it holds, without an atomic RMW when the
- * producer is already gone (the common case for a record's upstream). */
-static inline void fut__let_go(fut__state *st)
-{
-    /* acquire: seeing !PROD pairs with the producer's release (fut__release_cons). */
-    fut__release_cons(st, atomic_load_explicit(&st->word, memory_order_acquire));
-}
-
 /* A record settles its own state c with o, the result of its continuation. */
-static void fut__settle_rec(fut__state *c, fut_result o, fut__run *wl)
+static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl)
 {
     fut__state *up = c->up; /* read before settling: afterwards c may be freed */
     if (!fut__settle(c, o, wl)) {
@@ -837,7 +857,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w)
             if (next != NULL)
                 fut__release_prod(c); /* c's record is unlinked: it will never run */
             else
-                fut__release_cons(a, 0); /* a settled first; its record will lose c */
+                fut__let_go(a); /* a settled first; its record will lose c */
         }
         if (walked)
             fut__release_cons(c, 0);
@@ -882,13 +902,13 @@ static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_f
 
 /* Links record c as the consumer of st (the caller holds st's consumer side). Returns
  * 1 when linked; 0 when st had settled, and then *o holds its outcome and st is let go. */
-static inline int fut__link(fut__state *st, fut__state *c, fut_result *o)
+static inline int fut__link(fut__state *st, fut__state *c, fut__out *o)
 {
     st->consumer = c; /* read by the settler only after it sees LINK */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
         if (w & FUT__SET) {
-            *o = fut__take(st, w);
+            fut__take(o, st, w);
             return 0;
         }
         /* acq_rel: release publishes `consumer` and the record; on failure acquire
@@ -902,29 +922,24 @@ static inline int fut__link(fut__state *st, fut__state *c, fut_result *o)
 static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl);
 static void fut__hub_run(fut__state *hub, fut__run *wl);
 
-/* Normalises what a continuation returned. */
-static inline fut_future fut__checked(fut_future r)
+/* Finishes record c with the future r its continuation returned. */
+static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut__run *wl)
 {
-    if (r.tag == FUT__EMPTY || r.tag == FUT__SPENT)
-        return fut_failed(EINVAL); /* the continuation returned no future */
-    return r;
-}
-
-/* Finishes record c with the future its continuation returned. */
-static inline void fut__rec_finish(fut__state *c, fut_future r, fut__run *wl)
-{
-    r = fut__checked(r);
-    if (!fut__is_state(r.tag)) {
-        fut__settle_rec(c, fut__ready_result(&r), wl);
-        return;
+    fut__out o;
+    if (fut__is_state(r->tag)) {
+        fut__state *rs = fut__st(r->tag);
+        uint32_t w = atomic_load_explicit(&rs->word, memory_order_acquire);
+        if (!(w & FUT__SET)) {
+            fut__flatten(c, rs, wl);
+            return;
+        }
+        fut__take(&o, rs, w);
+    } else if (r->tag == FUT__VALUE || r->tag == FUT__ERROR) {
+        fut__ready_out(&o, r);
+    } else {
+        fut__out_set(&o, fut_u64(0), NULL, EINVAL); /* the continuation returned no future */
     }
-    fut__state *rs = fut__st(r.tag);
-    uint32_t w = atomic_load_explicit(&rs->word, memory_order_acquire);
-    if (w & FUT__SET) {
-        fut__settle_rec(c, fut__take(rs, w), wl);
-        return;
-    }
-    fut__flatten(c, rs, wl);
+    fut__settle_rec(c, &o, wl);
 }
 
 /* Runs record c, whose input outcome sits in its fields. */
@@ -943,31 +958,22 @@ static void fut__rec_run(fut__state *c, fut__run *wl)
                                                   memory_order_acquire))
             return;
     }
-    fut_result in;
-    in.value = c->value;
-    in.dtor = c->dtor;
-    in.err = c->err;
+    fut__out in;
+    fut__out_load(&in, c);
     if (w & FUT__SET) {
-        fut__discard(in); /* cancelled before it ran */
+        fut__discard(&in); /* cancelled before it ran */
         fut__release_prod(c);
         return;
     }
     fut_future r;
-    switch (c->op) {
-    case FUT__OP_THEN:
-        r = in.err != 0 ? fut_failed(in.err) : c->cb.fn(c->ctx, in);
-        break;
-    case FUT__OP_RECOVER:
-        r = in.err == 0 ? fut_from_result(in) : c->cb.fn(c->ctx, in);
-        break;
-    case FUT__OP_FINALLY:
-        r = c->cb.fn(c->ctx, in);
-        break;
-    default: /* FORWARD */
-        r = fut_from_result(in);
-        break;
+    unsigned op = c->op;
+    if (op == FUT__OP_FORWARD || (op == FUT__OP_THEN && in.err != 0) ||
+        (op == FUT__OP_RECOVER && in.err == 0)) {
+        fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
+        return;
     }
-    fut__rec_finish(c, r, wl);
+    r = c->cb.fn(c->ctx, fut__out_result(&in)); /* the value is the continuation's now */
+    fut__rec_finish(c, &r, wl);
 }
 
 /* The scheduler runs a record (err == 0) or gives it back (err != 0). */
@@ -976,12 +982,11 @@ static void fut__rec_task(fut_task *t, int err)
     fut__state *c = FUT__CONTAINER(t, fut__state, task);
     fut__run wl = {NULL, NULL};
     if (err != 0) {
-        fut_result in;
-        in.value = c->value;
-        in.dtor = c->dtor;
-        in.err = c->err;
-        fut__discard(in);
-        fut__settle_rec(c, fut_error(err), &wl);
+        fut__out in, e;
+        fut__out_load(&in, c);
+        fut__discard(&in);
+        fut__out_set(&e, fut_u64(0), NULL, err);
+        fut__settle_rec(c, &e, &wl);
     } else {
         fut__rec_run(c, &wl);
     }
@@ -1007,13 +1012,13 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
             break;
     }
     if (old_up != NULL)
-        fut__release_cons(old_up, 0);
+        fut__let_go(old_up);
     c->up = rs;
     c->op = FUT__OP_FORWARD;
-    fut_result o;
+    fut__out o;
     if (!fut__link(rs, c, &o)) {
         c->up = NULL;
-        fut__settle_rec(c, o, wl); /* clears BUSY; loses if cancelled meanwhile */
+        fut__settle_rec(c, &o, wl); /* clears BUSY; loses if cancelled meanwhile */
         return;
     }
     w = atomic_load_explicit(&c->word, memory_order_relaxed);
@@ -1032,55 +1037,53 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
 
 static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void *ctx, unsigned op)
 {
-    if (f == NULL)
-        return fut_failed(EINVAL);
-    if (f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return fut_failed(EINVAL);
     if (s == NULL || s->submit == NULL || fn == NULL) {
         fut_drop(f);
         return fut_failed(EINVAL);
     }
-    fut_result in;
+    fut__out in;
     fut__state *c = NULL;
     if (fut__is_state(f->tag)) {
         fut__state *st = fut__st(f->tag);
         uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+        f->tag = FUT__SPENT;
         if (!(w & FUT__SET)) {
             c = fut__state_new(op);
             if (c == NULL) {
+                f->tag = (uintptr_t)st;
                 fut_drop(f);
                 return fut_failed(ENOMEM);
             }
             fut__rec_init(c, op, s, fn, ctx, st);
-            f->tag = FUT__SPENT;
             if (fut__link(st, c, &in))
                 return fut__handle(c);
             c->up = NULL; /* settled while we linked: in holds the outcome */
         } else {
-            in = fut__take(st, w);
-            f->tag = FUT__SPENT;
+            fut__take(&in, st, w);
         }
     } else {
-        in = fut__ready_result(f);
+        fut__ready_out(&in, f);
         f->tag = FUT__SPENT;
     }
     if (c == NULL) {
         /* The fast path: the outcome is here and nothing is allocated. */
-        if (op == FUT__OP_THEN && in.err != 0)
-            return fut_failed(in.err);
-        if (op == FUT__OP_RECOVER && in.err == 0)
-            return fut_from_result(in);
-        if (s->may_inline != NULL && s->may_inline(s))
-            return fut__checked(fn(ctx, in)); /* scheduler skip */
+        if ((op == FUT__OP_THEN && in.err != 0) || (op == FUT__OP_RECOVER && in.err == 0))
+            return fut__ready_from(&in); /* passes through */
+        if (fut__may_inline(s)) {
+            fut_future r = fn(ctx, fut__out_result(&in)); /* scheduler skip */
+            return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_failed(EINVAL) : r;
+        }
         c = fut__state_new(op);
         if (c == NULL) {
-            fut__discard(in);
+            fut__discard(&in);
             return fut_failed(ENOMEM);
         }
         fut__rec_init(c, op, s, fn, ctx, NULL);
     }
     fut__run wl = {NULL, NULL};
-    fut__deliver(c, in, &wl);
+    fut__deliver(c, &in, &wl);
     fut__run_drain(&wl);
     return fut__handle(c);
 }
@@ -1105,15 +1108,15 @@ static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, voi
 static void fut__hub_run(fut__state *hub, fut__run *wl)
 {
     fut__hub *h = FUT__CONTAINER(hub, fut__hub, st);
-    fut_result o;
-    o.value = hub->value;
-    o.dtor = NULL;
-    o.err = hub->err;
+    fut__out o;
+    fut__out_load(&o, hub);
+    fut_dtor owner = o.dtor;
+    o.dtor = NULL; /* out[0..n-2] borrow the pointer */
     for (unsigned i = 0; i < hub->n; i++) {
         if (i + 1 == hub->n)
-            o.dtor = hub->dtor; /* the last output owns the pointer */
-        if (!fut__settle(h->out[i], o, wl))
-            fut__discard(o); /* that output was cancelled */
+            o.dtor = owner; /* the last output owns it */
+        if (!fut__settle(h->out[i], &o, wl))
+            fut__discard(&o); /* that output was cancelled */
     }
     if (hub->up != NULL)
         fut__let_go(hub->up); /* nothing walks through a hub: the link is ours */
@@ -1144,10 +1147,11 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
         }
     }
     fut__state_init(&h->st, FUT__OP_SPLIT);
+    h->st.sched = NULL; /* a hub always runs inline: it only hands the outcome on */
     h->st.n = (uint16_t)n;
     for (size_t i = 0; i < n; i++)
         out[i] = fut__handle(h->out[i]);
-    fut_result o;
+    fut__out o;
     if (fut__is_state(f->tag)) {
         fut__state *st = fut__st(f->tag);
         h->st.up = st;
@@ -1156,11 +1160,11 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
             return 0;
         h->st.up = NULL;
     } else {
-        o = fut__ready_result(f);
+        fut__ready_out(&o, f);
         f->tag = FUT__SPENT;
     }
     fut__run wl = {NULL, NULL};
-    fut__deliver(&h->st, o, &wl);
+    fut__deliver(&h->st, &o, &wl);
     fut__run_drain(&wl);
     return 0;
 }
@@ -1174,7 +1178,7 @@ static inline int fut_promise_new(fut_promise *p, fut_future *f)
     fut__state *st = fut__state_new(FUT__OP_PROMISE);
     if (st == NULL) {
         p->tag = FUT__EMPTY;
-        f->tag = FUT__EMPTY;
+        *f = fut__handle(NULL);
         return ENOMEM;
     }
     p->tag = (uintptr_t)st;
@@ -1182,7 +1186,7 @@ static inline int fut_promise_new(fut_promise *p, fut_future *f)
     return 0;
 }
 
-static inline int fut_promise_settle(fut_promise *p, fut_result r)
+static inline int fut__promise_settle(fut_promise *p, fut_value v, fut_dtor dtor, int err)
 {
     if (p == NULL)
         return EINVAL;
@@ -1192,31 +1196,36 @@ static inline int fut_promise_settle(fut_promise *p, fut_result r)
         return EINVAL;
     fut__state *st = fut__st(p->tag);
     p->tag = FUT__SPENT;
+    fut__out o;
+    fut__out_set(&o, v, dtor, err);
     fut__run wl = {NULL, NULL};
-    if (!fut__settle(st, r, &wl))
+    if (!fut__settle(st, &o, &wl))
         return ECANCELED; /* the value stays the caller's */
     fut__run_drain(&wl);
     return 0;
 }
 
-static inline int fut_promise_set(fut_promise *p, fut_value v) { return fut_promise_settle(p, fut_ok(v)); }
+static inline int fut_promise_settle(fut_promise *p, fut_result r)
+{
+    return fut__promise_settle(p, r.value, NULL, r.err);
+}
+
+static inline int fut_promise_set(fut_promise *p, fut_value v) { return fut__promise_settle(p, v, NULL, 0); }
 
 static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor)
 {
-    fut_result r = fut_ok(fut_ptr(ptr));
-    r.dtor = dtor;
-    return fut_promise_settle(p, r);
+    return fut__promise_settle(p, fut_ptr(ptr), dtor, 0);
 }
 
 static inline int fut_promise_fail(fut_promise *p, int err)
 {
-    return fut_promise_settle(p, fut_error(err != 0 ? err : EINVAL));
+    return fut__promise_settle(p, fut_u64(0), NULL, err != 0 ? err : EINVAL);
 }
 
 static inline void fut_promise_drop(fut_promise *p)
 {
     if (p != NULL && fut__is_state(p->tag))
-        (void)fut_promise_settle(p, fut_error(EPIPE));
+        (void)fut_promise_fail(p, EPIPE);
 }
 
 static inline int fut_promise_cancelled(const fut_promise *p)
@@ -1236,10 +1245,11 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
     if (w & FUT__HOOK)
         return EBUSY;
     if (!(w & FUT__SET)) {
+        /* Written before HOOK is set; a canceller reads them only if it saw HOOK. */
         st->cb.hook = hook;
         st->ctx = ctx;
         for (;;) {
-            /* acq_rel: release publishes fn/ctx to the canceller's acquiring CAS. */
+            /* acq_rel: release publishes the hook to the canceller's acquiring CAS. */
             if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__HOOK, memory_order_acq_rel,
                                                       memory_order_acquire))
                 return 0;
@@ -1287,18 +1297,19 @@ static inline int fut_try_get(fut_future *f, fut_result *out)
 {
     if (f == NULL || out == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return EINVAL;
+    fut__out o;
     if (!fut__is_state(f->tag)) {
-        *out = fut__ready_result(f);
-        f->tag = FUT__SPENT;
-        return 0;
+        fut__ready_out(&o, f);
+    } else {
+        fut__state *st = fut__st(f->tag);
+        /* acquire: pairs with the settler's release; the outcome fields are read next. */
+        uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+        if (!(w & FUT__SET))
+            return EAGAIN;
+        fut__take(&o, st, w);
     }
-    fut__state *st = fut__st(f->tag);
-    /* acquire: pairs with the settler's release; the outcome fields are read next. */
-    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    if (!(w & FUT__SET))
-        return EAGAIN;
-    *out = fut__take(st, w);
     f->tag = FUT__SPENT;
+    *out = fut__out_result(&o); /* the value is the caller's now */
     return 0;
 }
 
@@ -1306,9 +1317,8 @@ static inline fut_result fut_get(fut_future *f)
 {
     fut_result r;
     int err = fut_wait(f);
-    if (err != 0)
-        return fut_error(err);
-    err = fut_try_get(f, &r);
+    if (err == 0)
+        err = fut_try_get(f, &r);
     return err != 0 ? fut_error(err) : r;
 }
 
@@ -1316,9 +1326,11 @@ static inline void fut_drop(fut_future *f)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return;
+    fut__out o;
     if (!fut__is_state(f->tag)) {
-        fut__discard(fut__ready_result(f));
+        fut__ready_out(&o, f);
         f->tag = FUT__SPENT;
+        fut__discard(&o);
         return;
     }
     fut__state *st = fut__st(f->tag);
@@ -1326,7 +1338,8 @@ static inline void fut_drop(fut_future *f)
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
         if (w & FUT__SET) {
-            fut__discard(fut__take(st, w));
+            fut__take(&o, st, w);
+            fut__discard(&o);
             return;
         }
         /* acq_rel: after this the producer alone holds st and frees it on settle. */
