@@ -39,15 +39,22 @@
  * but not with a call that consumes that handle. Schedulers: the inline one is stateless;
  * fut_manual is safe to submit to from any thread and to run from any thread.
  *
+ * Pools and counting: give fut_promise_new_env an env holding a fut_pool (pool.h) and/or
+ * a fut_stats block (stats.h); states then come from the pool and every continuation
+ * chained after the promise uses the same env. spawned, chained, awaited (with the wait
+ * time in the histogram), fast_path, sched_skip, errors and cancelled are counted.
+ *
  * Config macros (define before including):
  *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
  *   FUT_ASSERT(c)               programmer-error checks in debug builds (default assert)
  *   FUT_SPIN                    polls before a waiter parks (default 512, ~5 us)
  *   FUT_NO_FUTEX                park on a pthread condition variable even on Linux
+ *   FUT_NO_STATS                compile every stats update away (stats.h)
  * Under -std=c11 (strict ANSI) this header asks for POSIX 2008 when no feature macro is
  * set; include it before other system headers or define _POSIX_C_SOURCE=200809L.
  *
- * Needs: only libc, <stdatomic.h> and pthreads. Link with -pthread.
+ * Needs: pool.h and stats.h beside it (copy all three); libc, <stdatomic.h>, pthreads.
+ * Link with -pthread.
  * License: MIT (see the end of this file).
  */
 #ifndef FUT_H
@@ -57,6 +64,8 @@
     !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && !defined(_BSD_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
+
+#include "pool.h" /* and through it stats.h */
 
 #include <assert.h>
 #include <errno.h>
@@ -116,7 +125,8 @@ typedef union fut_value {
 typedef void (*fut_dtor)(void *ptr);
 
 /* An outcome: err == 0 means value is valid; err != 0 is an errno-style code and value
- * is unused. 16 bytes, passed in registers. Whoever receives a result owns its value. */
+ * is zero. 16 bytes, passed in registers. Whoever receives a result owns its value: the
+ * destructor it was settled with stays behind (pass a pointer on with fut_ready_ptr). */
 typedef struct fut_result {
     fut_value value;
     int err;
@@ -167,13 +177,30 @@ struct fut_task {
  * tasks may already be running. may_inline (optional) says whether a ready task may run
  * right now on the calling thread ("scheduler skip"). workers is how many tasks it runs
  * at once (a hint for batch.h; 0 if unknown). */
+typedef struct fut_env fut_env;
 typedef struct fut_sched fut_sched;
 struct fut_sched {
     int (*submit)(fut_sched *s, fut_task *t);
     fut_task *(*submit_many)(fut_sched *s, fut_task *head, size_t n, int *err);
     int (*may_inline)(fut_sched *s);
     unsigned workers;
+    const fut_env *env; /* optional: pool and stats for continuations on ready values */
 };
+
+/* Where shared states come from and where their events are counted: an optional pool
+ * (objects of at least fut_state_size() bytes) and an optional stats block. A promise
+ * made with fut_promise_new_env uses it, and so does every continuation chained after
+ * it; a continuation on a ready value uses its scheduler's env. Both may be NULL. The
+ * env and what it points to must outlive every future made with it. */
+struct fut_env {
+    fut_pool *pool;
+    fut_stats *stats;
+};
+
+/* Checks and fills an env. Returns 0, or EINVAL if the pool's objects are too small. */
+static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats);
+/* The object size a pool for shared states needs. */
+static inline size_t fut_state_size(void);
 
 /* Submits t; if s refuses it, runs t->run(t, err) here and returns err. Borrows t. */
 static inline int fut_sched_submit(fut_sched *s, fut_task *t);
@@ -196,7 +223,8 @@ typedef struct fut_manual {
     int closed;
 } fut_manual;
 
-/* capacity 0 means unbounded; past it, submit refuses with EAGAIN. Returns 0 or errno. */
+/* capacity 0 means unbounded; past it, submit refuses with EAGAIN (submit_many takes a
+ * whole list or none of it). Returns 0 or errno. */
 static inline int fut_manual_init(fut_manual *m, size_t capacity);
 /* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
 static inline void fut_manual_destroy(fut_manual *m);
@@ -215,6 +243,9 @@ static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
 
 /* A pending future and the promise that settles it. Returns 0, EINVAL or ENOMEM. */
 static inline int fut_promise_new(fut_promise *p, fut_future *f);
+/* The same, with states from env's pool and events counted in env's stats (NULL: as
+ * fut_promise_new). */
+static inline int fut_promise_new_env(fut_promise *p, fut_future *f, const fut_env *env);
 
 /* Ready futures: no allocation, no atomic operation. */
 static inline fut_future fut_ready(fut_value v);
@@ -236,8 +267,10 @@ static inline void fut_promise_drop(fut_promise *p);
 
 /* Cancellation, seen from the producer: a poll, and a hook. The hook runs exactly once,
  * on the cancelling thread, if the future is cancelled before p is settled; from then on
- * it owns ctx. If p is settled or dropped first it never runs. Registering after the
- * cancel runs it at once and returns ECANCELED; a second hook gets EBUSY. */
+ * it owns ctx. If p is settled or dropped first it never runs. Once cancelled, every
+ * registration runs its hook at once on the calling thread and returns ECANCELED; before
+ * that, a second hook gets EBUSY. A settled or dropped p gets EALREADY, a NULL p or hook
+ * EINVAL. fut_promise_cancelled is 0 for anything but a live, cancelled promise. */
 static inline int fut_promise_cancelled(const fut_promise *p);
 static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx);
 
@@ -245,19 +278,24 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
 
 /* Each consumes f and returns the future of the continuation's result. fn runs on s.
  * then: fn runs on a value; an error passes through untouched.
- * recover: fn runs on an error; a value passes through untouched.
- * finally: fn runs on both (return fut_from_result(r) to pass the outcome on).
+ * recover: fn runs on an error; a value passes through untouched (destructor included).
+ * finally: fn runs on both; return fut_from_result(r) to pass the outcome on (a pointer
+ * value then has no destructor any more: use fut_ready_ptr(r.value.ptr, dtor) to keep one).
  * When f is already settled and s allows it (may_inline), fn runs at once on this
- * thread and its future is returned: no allocation. A NULL s or fn gives EINVAL, an
- * empty or spent f EINVAL, allocation failure ENOMEM, a refusing scheduler its error. */
+ * thread and its future is returned: no allocation. Otherwise fn runs when f settles:
+ * inside that settle, on the settling thread, if s allows it then; else through
+ * s->submit. A NULL s, an s without submit or a NULL fn gives EINVAL (f is still
+ * consumed), an empty or spent f EINVAL, allocation failure ENOMEM, a refusing
+ * scheduler its error; in every case f's value, if it comes, is destroyed. */
 static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 
-/* Fans f out to n futures that all get its outcome, settled in index order (so their
- * continuations start in that order). A pointer value's destructor goes with out[n-1]
- * only; out[0..n-2] borrow the pointer. Consumes f on success; returns 0, EINVAL (NULL,
- * n == 0, bad f) or ENOMEM (f untouched). */
+/* Fans f out to n futures (1..65535) that all get its outcome, settled in index order
+ * (so their continuations start in that order). A pointer value's destructor goes with
+ * out[n-1] only; out[0..n-2] borrow the pointer, which lives until out[n-1]'s taker frees
+ * it or out[n-1] is dropped or cancelled: attach the owner last. Consumes f on success;
+ * returns 0, EINVAL (NULL, n out of range, bad f) or ENOMEM (f untouched). */
 static inline int fut_split(fut_future *f, size_t n, fut_future *out);
 
 /* ---- wait and read ---------------------------------------------------------------- */
@@ -351,7 +389,7 @@ typedef struct fut__state fut__state;
 struct fut__state {
     _Atomic uint32_t word;
     uint16_t op;
-    uint16_t n;            /* split hub: output count (up to 65535) */
+    uint16_t aux;          /* split hub: output count; record: 1 when refused */
     int err;               /* outcome, or the record's input before it runs */
     fut_value value;
     fut_dtor dtor;
@@ -364,6 +402,7 @@ struct fut__state {
         void (*hook)(void *ctx);  /* promise: the cancel hook */
     } cb;
     void *ctx;
+    const fut_env *env;    /* where it came from and where it counts (NULL: malloc) */
 #if !FUT__FUTEX
     _Atomic(fut__waitblock *) wb;
 #endif
@@ -383,6 +422,13 @@ typedef struct fut__run {
 
 #define FUT__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
+/* Rare paths stay out of line so the hot ones keep few live registers. */
+#if defined(__GNUC__)
+#define FUT__COLD __attribute__((noinline, cold))
+#else
+#define FUT__COLD
+#endif
+
 static inline int fut__is_state(uintptr_t tag) { return tag > FUT__SPENT; }
 static inline fut__state *fut__st(uintptr_t tag) { return (fut__state *)tag; }
 
@@ -395,12 +441,6 @@ static inline void fut__cpu_relax(void)
 #endif
 }
 
-static inline uint64_t fut_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static inline struct timespec fut__timespec(uint64_t ns)
 {
@@ -422,7 +462,7 @@ typedef struct fut__out {
 
 static inline void fut__out_set(fut__out *o, fut_value v, fut_dtor dtor, int err)
 {
-    o->value = v;
+    o->value = err == 0 ? v : fut_u64(0); /* an error carries no value */
     o->dtor = err == 0 ? dtor : NULL;
     o->err = err;
 }
@@ -494,14 +534,18 @@ static inline fut_future fut_from_result(fut_result r)
 static inline void fut__ready_out(fut__out *o, const fut_future *f)
 {
     if (f->tag == FUT__ERROR)
-        fut__out_set(o, f->val, NULL, (int)f->val.i64);
+        fut__out_set(o, fut_u64(0), NULL, (int)f->val.i64);
     else
         fut__out_set(o, f->val, f->dtor, 0);
 }
 
 static inline fut_future fut__ready_from(const fut__out *o)
 {
-    return o->err != 0 ? fut_failed(o->err) : fut_ready_ptr(o->value.ptr, o->dtor);
+    if (o->err != 0)
+        return fut_failed(o->err);
+    fut_future f = fut_ready(o->value); /* the whole union: i64 is wider than ptr on 32-bit */
+    f.dtor = o->dtor;
+    return f;
 }
 
 static inline fut_future fut__handle(fut__state *st)
@@ -528,11 +572,20 @@ static inline void fut__state_init(fut__state *st, unsigned op)
 #endif
 }
 
-static inline fut__state *fut__state_new(unsigned op)
+static inline fut_stats *fut__stats_of(const fut_env *env) { return env != NULL ? env->stats : NULL; }
+
+static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
 {
-    fut__state *st = (fut__state *)FUT_MALLOC(sizeof(fut__state));
-    if (st != NULL)
+    fut__state *st;
+    if (env != NULL && env->pool != NULL)
+        st = (fut__state *)fut_pool_acquire(env->pool);
+    else
+        st = (fut__state *)FUT_MALLOC(sizeof(fut__state));
+    if (st != NULL) {
         fut__state_init(st, op);
+        st->env = env;
+        fut_stats_inc(fut__stats_of(env), FUT_STAT_SPAWNED);
+    }
     return st;
 }
 
@@ -548,7 +601,10 @@ static inline void fut__state_free(fut__state *st)
         FUT_FREE(wb);
     }
 #endif
-    FUT_FREE(st);
+    if (st->env != NULL && st->env->pool != NULL)
+        (void)fut_pool_release(st->env->pool, st); /* ours: it cannot be refused */
+    else
+        FUT_FREE(st);
 }
 
 /* The producer lets go (it lost to a cancel, or its record was detached). */
@@ -730,6 +786,8 @@ static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl);
 
 static inline int fut__inline_may(fut_sched *s);
 
+static FUT__COLD void fut__submit(fut__state *c, const fut__out *o, fut__run *wl);
+
 static inline int fut__may_inline(fut_sched *s)
 {
     return s->may_inline == fut__inline_may || (s->may_inline != NULL && s->may_inline(s));
@@ -740,19 +798,35 @@ static inline void fut__deliver(fut__state *c, const fut__out *o, fut__run *wl)
 {
     fut__out_store(c, o); /* the record's input */
     fut_sched *s = c->sched;
-    if (s == NULL || c->op == FUT__OP_FORWARD || fut__may_inline(s)) {
+    if (s == NULL || c->op == FUT__OP_FORWARD) {
+        fut__run_push(wl, c); /* internal records: no user code, always here */
+        return;
+    }
+    if (fut__may_inline(s)) {
+        fut_stats_inc(fut__stats_of(c->env), FUT_STAT_SCHED_SKIP);
         fut__run_push(wl, c);
         return;
     }
+    fut__submit(c, o, wl);
+}
+
+/* Hands record c (input already stored) to its scheduler; a refusal settles it. */
+static FUT__COLD void fut__submit(fut__state *c, const fut__out *o, fut__run *wl)
+{
+    fut_sched *s = c->sched;
     c->task.next = NULL;
     c->task.run = fut__rec_task;
     int err = s->submit(s, &c->task);
     if (err != 0) {
-        /* Refused: the continuation cannot run, its future settles with the error. */
+        /* Refused: the continuation cannot run and its future settles with the error,
+         * through the run list rather than from here, so that a chain of refusals
+         * stays iterative. */
         fut__out e;
         fut__discard(o);
         fut__out_set(&e, fut_u64(0), NULL, err);
-        fut__settle_rec(c, &e, wl);
+        fut__out_store(c, &e);
+        c->aux = 1;
+        fut__run_push(wl, c);
     }
 }
 
@@ -768,6 +842,9 @@ static inline uint32_t fut__settled_word(uint32_t w)
     return (w | FUT__SET) & ~clear;
 }
 
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, fut__state *d,
+                                        fut_stats *stats, fut__run *wl);
+
 /* The producer settles st with o: the one settle path of promises, records and split
  * outputs. Returns 1 if it won; 0 if a cancel came first - then the producer's hold is
  * let go and o is left to the caller. */
@@ -779,6 +856,7 @@ static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
     if (!(w & FUT__LINK))
         fut__out_store(st, o); /* for a consumer that takes it from st; a linked record
                                   gets it handed over instead (LINK is never undone) */
+    fut_stats *stats = fut__stats_of(st->env); /* now: after the CAS st may be freed */
     fut__state *d;
     for (;;) {
         if (w & FUT__SET) {
@@ -793,10 +871,25 @@ static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
             break;
     }
     /* From here st is touched only where our hold allows. */
+    if ((w & (FUT__CONS | FUT__WAIT)) == FUT__CONS && o->err == 0) {
+        if (d != NULL)
+            fut__deliver(d, o, wl); /* hand the value to the next record */
+        return 1;                   /* or leave it for the consumer to take */
+    }
+    fut__settled_rest(st, w, o, d, stats, wl);
+    return 1;
+}
+
+/* The rest of a won settle: errors counted, no consumer left, waiters to wake. */
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, fut__state *d,
+                                        fut_stats *stats, fut__run *wl)
+{
+    if (o->err != 0)
+        fut_stats_inc(stats, FUT_STAT_ERRORS);
     if (!(w & FUT__CONS)) {
         fut__discard(o); /* the consumer let go before the outcome came */
         fut__state_free(st);
-        return 1;
+        return;
     }
     if (d != NULL)
         fut__deliver(d, o, wl);
@@ -809,7 +902,6 @@ static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
         fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
     }
 #endif
-    return 1;
 }
 
 /* A record settles its own state c with o, the result of its continuation. */
@@ -836,10 +928,13 @@ static void fut__cancel_up(fut__state *c, uint32_t w)
     for (;;) {
         fut__state *next = NULL;
         uint32_t nw = 0;
-        if (c->op == FUT__OP_PROMISE) {
+        if (w & FUT__BUSY) {
+            /* c's record is switching upstream and reads SET when it is done: the walk
+             * is its own. (op and up are not ours to read now.) */
+        } else if (c->op == FUT__OP_PROMISE) {
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
-        } else if (c->op != FUT__OP_SPLIT_OUT && !(w & FUT__BUSY) && c->up != NULL) {
+        } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
             uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
             for (;;) {
@@ -884,6 +979,7 @@ static inline int fut__cancel_state(fut__state *st)
     }
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
+    fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
     fut__cancel_up(st, w);
     return 0;
 }
@@ -894,6 +990,7 @@ static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_f
                                  fut__state *up)
 {
     fut__state_init(c, op);
+    c->aux = 0;
     c->sched = s;
     c->cb.fn = fn;
     c->ctx = ctx;
@@ -967,7 +1064,7 @@ static void fut__rec_run(fut__state *c, fut__run *wl)
     }
     fut_future r;
     unsigned op = c->op;
-    if (op == FUT__OP_FORWARD || (op == FUT__OP_THEN && in.err != 0) ||
+    if (op == FUT__OP_FORWARD || c->aux != 0 || (op == FUT__OP_THEN && in.err != 0) ||
         (op == FUT__OP_RECOVER && in.err == 0)) {
         fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
         return;
@@ -1045,12 +1142,15 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
     }
     fut__out in;
     fut__state *c = NULL;
+    const fut_env *env = s->env; /* a continuation on a ready value uses its scheduler's */
     if (fut__is_state(f->tag)) {
         fut__state *st = fut__st(f->tag);
         uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+        env = st->env; /* otherwise the chain keeps the env it started with */
+        fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
         f->tag = FUT__SPENT;
         if (!(w & FUT__SET)) {
-            c = fut__state_new(op);
+            c = fut__state_new(op, env);
             if (c == NULL) {
                 f->tag = (uintptr_t)st;
                 fut_drop(f);
@@ -1066,16 +1166,22 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
     } else {
         fut__ready_out(&in, f);
         f->tag = FUT__SPENT;
+        fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
     }
     if (c == NULL) {
         /* The fast path: the outcome is here and nothing is allocated. */
-        if ((op == FUT__OP_THEN && in.err != 0) || (op == FUT__OP_RECOVER && in.err == 0))
+        if ((op == FUT__OP_THEN && in.err != 0) || (op == FUT__OP_RECOVER && in.err == 0)) {
+            fut_stats_inc(fut__stats_of(env), FUT_STAT_FAST_PATH);
             return fut__ready_from(&in); /* passes through */
+        }
         if (fut__may_inline(s)) {
+            fut_stats *stats = fut__stats_of(env);
+            fut_stats_inc(stats, FUT_STAT_FAST_PATH);
+            fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
             fut_future r = fn(ctx, fut__out_result(&in)); /* scheduler skip */
             return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_failed(EINVAL) : r;
         }
-        c = fut__state_new(op);
+        c = fut__state_new(op, env);
         if (c == NULL) {
             fut__discard(&in);
             return fut_failed(ENOMEM);
@@ -1112,8 +1218,8 @@ static void fut__hub_run(fut__state *hub, fut__run *wl)
     fut__out_load(&o, hub);
     fut_dtor owner = o.dtor;
     o.dtor = NULL; /* out[0..n-2] borrow the pointer */
-    for (unsigned i = 0; i < hub->n; i++) {
-        if (i + 1 == hub->n)
+    for (unsigned i = 0; i < hub->aux; i++) {
+        if (i + 1 == hub->aux)
             o.dtor = owner; /* the last output owns it */
         if (!fut__settle(h->out[i], &o, wl))
             fut__discard(&o); /* that output was cancelled */
@@ -1134,11 +1240,12 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
         f->tag = FUT__SPENT;
         return 0;
     }
+    const fut_env *env = fut__is_state(f->tag) ? fut__st(f->tag)->env : NULL;
     fut__hub *h = (fut__hub *)FUT_MALLOC(sizeof(fut__hub) + n * sizeof(fut__state *));
     if (h == NULL)
         return ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        h->out[i] = fut__state_new(FUT__OP_SPLIT_OUT);
+        h->out[i] = fut__state_new(FUT__OP_SPLIT_OUT, env);
         if (h->out[i] == NULL) {
             while (i-- > 0)
                 fut__state_free(h->out[i]);
@@ -1147,8 +1254,9 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
         }
     }
     fut__state_init(&h->st, FUT__OP_SPLIT);
+    h->st.env = NULL; /* the hub itself is FUT_MALLOC'd: it frees itself with FUT_FREE */
     h->st.sched = NULL; /* a hub always runs inline: it only hands the outcome on */
-    h->st.n = (uint16_t)n;
+    h->st.aux = (uint16_t)n;
     for (size_t i = 0; i < n; i++)
         out[i] = fut__handle(h->out[i]);
     fut__out o;
@@ -1171,16 +1279,30 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
 
 /* ---- promises --------------------------------------------------------------------- */
 
-static inline int fut_promise_new(fut_promise *p, fut_future *f)
+static inline int fut_promise_new(fut_promise *p, fut_future *f) { return fut_promise_new_env(p, f, NULL); }
+
+static inline size_t fut_state_size(void) { return sizeof(fut__state); }
+
+static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats)
+{
+    if (env == NULL || (pool != NULL && pool->cfg.size < sizeof(fut__state)))
+        return EINVAL;
+    env->pool = pool;
+    env->stats = stats;
+    return 0;
+}
+
+static inline int fut_promise_new_env(fut_promise *p, fut_future *f, const fut_env *env)
 {
     if (p == NULL || f == NULL)
         return EINVAL;
-    fut__state *st = fut__state_new(FUT__OP_PROMISE);
-    if (st == NULL) {
-        p->tag = FUT__EMPTY;
-        *f = fut__handle(NULL);
+    p->tag = FUT__EMPTY;
+    *f = fut__handle(NULL);
+    if (env != NULL && env->pool != NULL && env->pool->cfg.size < sizeof(fut__state))
+        return EINVAL; /* the pool's objects cannot hold a state */
+    fut__state *st = fut__state_new(FUT__OP_PROMISE, env);
+    if (st == NULL)
         return ENOMEM;
-    }
     p->tag = (uintptr_t)st;
     *f = fut__handle(st);
     return 0;
@@ -1238,6 +1360,8 @@ static inline int fut_promise_cancelled(const fut_promise *p)
 
 static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx)
 {
+    if (p != NULL && hook != NULL && p->tag == FUT__SPENT)
+        return EALREADY; /* settled or dropped: it can no longer be cancelled */
     if (p == NULL || hook == NULL || !fut__is_state(p->tag))
         return EINVAL;
     fut__state *st = fut__st(p->tag);
@@ -1281,7 +1405,18 @@ static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns)
         return EINVAL;
     if (!fut__is_state(f->tag))
         return 0;
-    return fut__park(fut__st(f->tag), deadline_ns);
+    fut__state *st = fut__st(f->tag);
+    /* acquire: as in fut_is_ready. */
+    if (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)
+        return 0;
+    fut_stats *stats = fut__stats_of(st->env);
+    if (stats == NULL)
+        return fut__park(st, deadline_ns);
+    uint64_t t0 = fut_now_ns();
+    int rc = fut__park(st, deadline_ns);
+    fut_stats_inc(stats, FUT_STAT_AWAITED);
+    fut_stats_time(stats, fut_now_ns() - t0); /* how long it waited */
+    return rc;
 }
 
 static inline int fut_wait(const fut_future *f) { return fut_wait_until(f, UINT64_MAX); }
@@ -1417,6 +1552,7 @@ static inline void fut_inline_init(fut_sched *s)
     s->submit_many = NULL;
     s->may_inline = fut__inline_may;
     s->workers = 1;
+    s->env = NULL;
 }
 
 static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)
@@ -1475,6 +1611,7 @@ static inline int fut_manual_init(fut_manual *m, size_t capacity)
     m->sched.submit_many = fut__manual_submit_many;
     m->sched.may_inline = NULL;
     m->sched.workers = 1;
+    m->sched.env = NULL;
     m->head = m->tail = NULL;
     m->pending = 0;
     m->capacity = capacity;

@@ -1,8 +1,9 @@
 /* fut.h benchmarks and the machine's limits, one JSON object per line (harness.h).
  *
  *   ready    a future made from a value, then read: no allocation, no atomic
- *   pair     promise+future made, settled, read
+ *   pair     promise+future made, settled, read (impl fut+pool: states from a pool)
  *   then1    one continuation attached before the settle (inline scheduler), read
+ *            (impl fut+pool as for pair)
  *   then10   a chain of ten continuations, then settle, read
  *   handoff  a round trip between two threads, a fresh promise each way (per pair of
  *            threads; --threads N runs N/2 pairs at once)
@@ -16,6 +17,7 @@
 #include <pthread.h>
 
 static fut_sched inl;
+static const fut_env *env; /* NULL: plain malloc; else the pool (impl fut+pool) */
 
 static fut_future add1(void *ctx, fut_result r)
 {
@@ -45,7 +47,7 @@ static uint64_t op_pair(void *ctx, uint64_t iters)
     for (uint64_t i = 0; i < iters; i++) {
         fut_promise p;
         fut_future f;
-        fut_promise_new(&p, &f);
+        fut_promise_new_env(&p, &f, env);
         fut_promise_set(&p, fut_i64((int64_t)i));
         fut_result r = fut_error(EINVAL);
         fut_try_get(&f, &r);
@@ -63,7 +65,7 @@ static uint64_t op_then(void *ctx, uint64_t iters)
     for (uint64_t i = 0; i < iters; i++) {
         fut_promise p;
         fut_future f;
-        fut_promise_new(&p, &f);
+        fut_promise_new_env(&p, &f, env);
         for (int k = 0; k < links; k++)
             f = fut_then(&f, &inl, add1, NULL);
         fut_promise_set(&p, fut_i64((int64_t)i));
@@ -244,6 +246,18 @@ int main(int argc, char **argv)
         bench_emit("pair", "fut", bench_measure(op_pair, NULL, UINT64_MAX), 1);
     if (bench_wanted(&args, "then1"))
         bench_emit("then1", "fut", bench_measure(op_then, &one, UINT64_MAX), 1);
+    fut_pool pool;
+    fut_pool_config pc = {.size = fut_state_size(), .capacity = 4096, .warm = 64};
+    fut_env penv;
+    if (fut_pool_init(&pool, &pc) == 0 && fut_env_init(&penv, &pool, NULL) == 0) {
+        env = &penv;
+        if (bench_wanted(&args, "pair"))
+            bench_emit("pair", "fut+pool", bench_measure(op_pair, NULL, UINT64_MAX), 1);
+        if (bench_wanted(&args, "then1"))
+            bench_emit("then1", "fut+pool", bench_measure(op_then, &one, UINT64_MAX), 1);
+        env = NULL;
+        fut_pool_destroy(&pool);
+    }
     if (bench_wanted(&args, "then10"))
         bench_emit("then10", "fut", bench_measure(op_then, &ten, UINT64_MAX), 1);
     if (bench_wanted(&args, "handoff")) {
