@@ -291,6 +291,11 @@ static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *
 static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 
+/* Runs fn(ctx, a zero value) on s and returns the future of its result (flattened).
+ * Always submitted, never run here. A NULL s or fn gives EINVAL, allocation failure
+ * ENOMEM, a refusing scheduler its error. */
+static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx);
+
 /* Fans f out to n futures (1..65535) that all get its outcome, settled in index order
  * (so their continuations start in that order). A pointer value's destructor goes with
  * out[n-1] only; out[0..n-2] borrow the pointer, which lives until out[n-1]'s taker frees
@@ -376,7 +381,7 @@ enum {
 
 /* What produces a state. */
 enum { FUT__OP_PROMISE, FUT__OP_THEN, FUT__OP_RECOVER, FUT__OP_FINALLY, FUT__OP_FORWARD,
-       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT };
+       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT, FUT__OP_EXT };
 
 #if !FUT__FUTEX
 typedef struct fut__waitblock {
@@ -386,6 +391,7 @@ typedef struct fut__waitblock {
 #endif
 
 typedef struct fut__state fut__state;
+typedef struct fut__link fut__link;
 struct fut__state {
     _Atomic uint32_t word;
     uint16_t op;
@@ -393,13 +399,15 @@ struct fut__state {
     int err;               /* outcome, or the record's input before it runs */
     fut_value value;
     fut_dtor dtor;
-    fut__state *consumer;  /* the linked record, valid while LINK is set */
+    uintptr_t consumer;    /* valid while LINK: a record (fut__state *), or an extension's
+                              fut__link * with the low bit set */
     fut__state *up;        /* record: the state it waits on; split output: unused */
     fut_task task;         /* record: the node given to the scheduler */
     fut_sched *sched;      /* record: where fn runs (NULL: inline, internal records) */
     union {
         fut_fn fn;                /* record: the continuation */
         void (*hook)(void *ctx);  /* promise: the cancel hook */
+        void (*ext)(fut__state *st); /* extension: cancel what this state waits on */
     } cb;
     void *ctx;
     const fut_env *env;    /* where it came from and where it counts (NULL: malloc) */
@@ -416,9 +424,9 @@ typedef struct fut__hub {
 
 /* The inline work list of one settle: records ready to run on this thread. Draining it
  * in a loop, instead of recursing, is what keeps long chains off the stack. */
-typedef struct fut__run {
+struct fut__run {
     fut__state *head, *tail;
-} fut__run;
+};
 
 #define FUT__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
@@ -495,6 +503,14 @@ static inline void fut__discard(const fut__out *o)
     if (o->err == 0 && o->dtor != NULL)
         o->dtor(o->value.ptr);
 }
+
+typedef struct fut__run fut__run;
+
+/* A consumer that is not a record: an extension's slot (batch.h). Settling calls
+ * deliver with the outcome; the link owns the upstream's consumer hold from then on. */
+struct fut__link {
+    void (*deliver)(fut__link *l, const fut__out *o, fut__run *wl);
+};
 
 /* ---- ready futures and results ---------------------------------------------------- */
 
@@ -601,10 +617,10 @@ static inline void fut__state_free(fut__state *st)
         FUT_FREE(wb);
     }
 #endif
-    if (st->env != NULL && st->env->pool != NULL)
+    if (st->env != NULL && st->env->pool != NULL && st->op != FUT__OP_EXT)
         (void)fut_pool_release(st->env->pool, st); /* ours: it cannot be refused */
     else
-        FUT_FREE(st);
+        FUT_FREE(st); /* malloc'd, or an extension state allocated with its node */
 }
 
 /* The producer lets go (it lost to a cancel, or its record was detached). */
@@ -842,13 +858,25 @@ static inline uint32_t fut__settled_word(uint32_t w)
     return (w | FUT__SET) & ~clear;
 }
 
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, fut__state *d,
-                                        fut_stats *stats, fut__run *wl);
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, uintptr_t d,
+                                        fut_stats *stats, int keep, fut__run *wl);
 
-/* The producer settles st with o: the one settle path of promises, records and split
- * outputs. Returns 1 if it won; 0 if a cancel came first - then the producer's hold is
- * let go and o is left to the caller. */
-static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
+/* Hands o to whatever is linked: a record, or an extension's link. */
+static inline void fut__hand_on(uintptr_t d, const fut__out *o, fut__run *wl)
+{
+    if (d & 1u) {
+        fut__link *l = (fut__link *)(d - 1u);
+        l->deliver(l, o, wl);
+    } else {
+        fut__deliver((fut__state *)d, o, wl);
+    }
+}
+
+/* The producer settles st with o: the one settle path of promises, records, split
+ * outputs and extensions. Returns 1 if it won; 0 if a cancel came first - then o is left
+ * to the caller. The producer's hold is let go either way, unless keep is set (an
+ * extension whose node lives in st lets go later with fut__release_prod). */
+static inline int fut__settle_ex(fut__state *st, const fut__out *o, fut__run *wl, int keep)
 {
     /* acquire: if LINK is set, the record's fields (written before its release CAS) are
      * visible, so `consumer` is read here, before we give up our hold. */
@@ -857,49 +885,60 @@ static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
         fut__out_store(st, o); /* for a consumer that takes it from st; a linked record
                                   gets it handed over instead (LINK is never undone) */
     fut_stats *stats = fut__stats_of(st->env); /* now: after the CAS st may be freed */
-    fut__state *d;
+    uintptr_t d;
     for (;;) {
         if (w & FUT__SET) {
-            fut__release_prod(st); /* a cancel won; it never reads the fields */
+            if (!keep)
+                fut__release_prod(st); /* a cancel won; it never reads the fields */
             return 0;
         }
-        d = (w & FUT__LINK) ? st->consumer : NULL;
+        d = (w & FUT__LINK) ? st->consumer : 0;
+        uint32_t nw = fut__settled_word(w);
+        if (keep)
+            nw |= FUT__PROD;
         /* acq_rel: release publishes the outcome; acquire orders a free below after the
          * consumer's last access when it let go. */
-        if (atomic_compare_exchange_weak_explicit(&st->word, &w, fut__settled_word(w),
-                                                  memory_order_acq_rel, memory_order_acquire))
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, nw, memory_order_acq_rel,
+                                                  memory_order_acquire))
             break;
     }
     /* From here st is touched only where our hold allows. */
     if ((w & (FUT__CONS | FUT__WAIT)) == FUT__CONS && o->err == 0) {
-        if (d != NULL)
-            fut__deliver(d, o, wl); /* hand the value to the next record */
+        if (d != 0)
+            fut__hand_on(d, o, wl); /* hand the value to the next record */
         return 1;                   /* or leave it for the consumer to take */
     }
-    fut__settled_rest(st, w, o, d, stats, wl);
+    fut__settled_rest(st, w, o, d, stats, keep, wl);
     return 1;
 }
 
+static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
+{
+    return fut__settle_ex(st, o, wl, 0);
+}
+
 /* The rest of a won settle: errors counted, no consumer left, waiters to wake. */
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, fut__state *d,
-                                        fut_stats *stats, fut__run *wl)
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, uintptr_t d,
+                                        fut_stats *stats, int keep, fut__run *wl)
 {
     if (o->err != 0)
         fut_stats_inc(stats, FUT_STAT_ERRORS);
     if (!(w & FUT__CONS)) {
         fut__discard(o); /* the consumer let go before the outcome came */
-        fut__state_free(st);
+        if (!keep)
+            fut__state_free(st);
         return;
     }
-    if (d != NULL)
-        fut__deliver(d, o, wl);
+    if (d != 0)
+        fut__hand_on(d, o, wl);
 #if FUT__FUTEX
     if (w & FUT__WAIT)
         fut__wake(st); /* a private futex wake on a freed address is harmless */
 #else
     if (w & FUT__WAIT) {
         fut__wake(st);
-        fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
+        if (!keep)
+            fut__release_prod(st); /* the fallback kept PROD to reach the condition variable */
     }
 #endif
 }
@@ -920,11 +959,11 @@ static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl)
 
 /* The caller has just won c by cancelling it (w: the word it replaced). Walks upstream
  * while records wait idle: each upstream still pending is cancelled and its record
- * unlinked. The first c belongs to the caller's handle; states reached by the walk are
- * held by the walk (it took over their link) and let go here. */
-static void fut__cancel_up(fut__state *c, uint32_t w)
+ * unlinked. If held is 0, c belongs to the caller's handle; states reached by the walk
+ * are held by the walk (it took over their link) and let go here. An extension state
+ * (a combinator) cancels its own inputs through cb.ext, each with fut__cancel_input. */
+static void fut__cancel_up(fut__state *c, uint32_t w, int held)
 {
-    int walked = 0;
     for (;;) {
         fut__state *next = NULL;
         uint32_t nw = 0;
@@ -934,6 +973,8 @@ static void fut__cancel_up(fut__state *c, uint32_t w)
         } else if (c->op == FUT__OP_PROMISE) {
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
+        } else if (c->op == FUT__OP_EXT) {
+            c->cb.ext(c); /* a combinator: it cancels its inputs (recursion per level) */
         } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
             uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
@@ -954,14 +995,34 @@ static void fut__cancel_up(fut__state *c, uint32_t w)
             else
                 fut__let_go(a); /* a settled first; its record will lose c */
         }
-        if (walked)
+        if (held)
             fut__release_cons(c, 0);
         if (next == NULL)
             return;
         c = next;
         w = nw;
-        walked = 1;
+        held = 1;
     }
+}
+
+/* For extensions: the caller owns the consumer hold of input a, which it has unlinked
+ * from its own slot (the slot will never be delivered, or was resolved by the caller).
+ * Cancels a if still pending - walking on upstream - and lets go of it. */
+static inline void fut__cancel_input(fut__state *a)
+{
+    uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
+    for (;;) {
+        if (aw & FUT__SET) {
+            fut__let_go(a); /* settled first: its outcome went to our slot, which drops it */
+            return;
+        }
+        /* acq_rel: as in fut__cancel_up. */
+        if (atomic_compare_exchange_weak_explicit(&a->word, &aw, (aw | FUT__SET | FUT__CANC) & ~(uint32_t)FUT__LINK,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
+    fut__cancel_up(a, aw, 1);
 }
 
 /* Cancels a state the caller holds as consumer. Returns 0 or EALREADY. */
@@ -980,7 +1041,7 @@ static inline int fut__cancel_state(fut__state *st)
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
     fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(st, w);
+    fut__cancel_up(st, w, 0);
     return 0;
 }
 
@@ -997,11 +1058,12 @@ static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_f
     c->up = up;
 }
 
-/* Links record c as the consumer of st (the caller holds st's consumer side). Returns
- * 1 when linked; 0 when st had settled, and then *o holds its outcome and st is let go. */
-static inline int fut__link(fut__state *st, fut__state *c, fut__out *o)
+/* Links a consumer (a record, or a tagged fut__link) to st; the caller holds st's
+ * consumer side and hands it to the link. Returns 1 when linked; 0 when st had settled,
+ * and then *o holds its outcome and st is let go. */
+static inline int fut__attach(fut__state *st, uintptr_t consumer, fut__out *o)
 {
-    st->consumer = c; /* read by the settler only after it sees LINK */
+    st->consumer = consumer; /* read by the settler only after it sees LINK */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
         if (w & FUT__SET) {
@@ -1113,7 +1175,7 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
     c->up = rs;
     c->op = FUT__OP_FORWARD;
     fut__out o;
-    if (!fut__link(rs, c, &o)) {
+    if (!fut__attach(rs, (uintptr_t)c, &o)) {
         c->up = NULL;
         fut__settle_rec(c, &o, wl); /* clears BUSY; loses if cancelled meanwhile */
         return;
@@ -1125,7 +1187,7 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
                                                   memory_order_acq_rel, memory_order_relaxed)) {
     }
     if (w & FUT__SET)
-        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY); /* cancelled while BUSY: walk it */
+        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0); /* cancelled while BUSY: walk it */
     if (w & FUT__RERUN)
         fut__run_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
@@ -1157,7 +1219,7 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
                 return fut_failed(ENOMEM);
             }
             fut__rec_init(c, op, s, fn, ctx, st);
-            if (fut__link(st, c, &in))
+            if (fut__attach(st, (uintptr_t)c, &in))
                 return fut__handle(c);
             c->up = NULL; /* settled while we linked: in holds the outcome */
         } else {
@@ -1190,6 +1252,37 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
     }
     fut__run wl = {NULL, NULL};
     fut__deliver(c, &in, &wl);
+    fut__run_drain(&wl);
+    return fut__handle(c);
+}
+
+/* A record that will run fn(ctx, 0) on s, its input stored and its task ready to be
+ * submitted (by fut_spawn, or by a batch). NULL when out of memory. */
+static inline fut__state *fut__spawn_record(fut_sched *s, fut_fn fn, void *ctx)
+{
+    fut__state *c = fut__state_new(FUT__OP_THEN, s->env);
+    if (c == NULL)
+        return NULL;
+    fut__rec_init(c, FUT__OP_THEN, s, fn, ctx, NULL);
+    fut__out in;
+    fut__out_set(&in, fut_u64(0), NULL, 0);
+    fut__out_store(c, &in);
+    c->task.next = NULL;
+    c->task.run = fut__rec_task;
+    return c;
+}
+
+static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx)
+{
+    if (s == NULL || s->submit == NULL || fn == NULL)
+        return fut_failed(EINVAL);
+    fut__state *c = fut__spawn_record(s, fn, ctx);
+    if (c == NULL)
+        return fut_failed(ENOMEM);
+    fut__out in;
+    fut__out_load(&in, c);
+    fut__run wl = {NULL, NULL};
+    fut__submit(c, &in, &wl);
     fut__run_drain(&wl);
     return fut__handle(c);
 }
@@ -1264,7 +1357,7 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
         fut__state *st = fut__st(f->tag);
         h->st.up = st;
         f->tag = FUT__SPENT;
-        if (fut__link(st, &h->st, &o))
+        if (fut__attach(st, (uintptr_t)&h->st, &o))
             return 0;
         h->st.up = NULL;
     } else {

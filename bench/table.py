@@ -1,40 +1,79 @@
 #!/usr/bin/env python3
-"""Turns bench JSON lines (stdin) into a table: one row per op, the median ns of each
-implementation, and for every peer the ratio peer/fut (how many times fut is faster)."""
-import json, sys
+"""Turns bench JSON lines (stdin) into one table (bench/README.md explains it).
 
-rows, impls = {}, []
+One row per op, one column per implementation (median ns per op), then:
+  - for each peer (std, boost) a column "PEER/fut": peer's ns / fut's ns, i.e. how many
+    times faster fut is (above 1x: fut is faster; below 1x: the peer is faster);
+  - a column "vs reference" for the reference rows (limit, atomic, libc, serial):
+    "fut/limit 3.1x" = fut takes 3.1 times the machine's floor for that op.
+fut's figure for a ratio is impl "fut", or fut+pool / fut+batch when the op has no
+plain fut row (the cell then says which)."""
+import json
+import os
+import sys
+
+BASE = ["fut", "fut+pool", "fut+batch"]
+PEERS = ["std", "boost"]
+REFS = ["limit", "atomic", "libc", "serial"]
+ORDER = BASE + PEERS + REFS
+
+rows, impls, runs = {}, [], None
 for line in sys.stdin:
     line = line.strip()
     if not line.startswith("{"):
         continue
     r = json.loads(line)
     rows.setdefault(r["op"], {})[r["impl"]] = r
+    runs = runs or r.get("runs")
     if r["impl"] not in impls:
         impls.append(r["impl"])
 
-order = ["fut", "fut+pool", "fut+batch", "std", "boost", "atomic", "libc", "serial", "limit"]
-impls.sort(key=lambda i: order.index(i) if i in order else len(order))
-base = [i for i in ("fut", "fut+pool", "fut+batch") if i in impls]
+if not rows:
+    print("no results")
+    sys.exit(0)
+
+impls.sort(key=lambda i: ORDER.index(i) if i in ORDER else len(ORDER))
+peers = [i for i in impls if i in PEERS]
+refs = [i for i in impls if i in REFS]
 
 
-def cell(v):
-    return "-" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}")
+def ns(v):
+    return f"{v:.2f}" if v < 10 else (f"{v:.1f}" if v < 100 else f"{v:.0f}")
 
 
-head = ["op"] + [f"{i} ns" for i in impls] + ["ratio"]
+def ratio(x):
+    return f"{x:.1f}x" if x >= 10 else (f"{x:.2f}x" if x >= 0.1 else f"{x:.2g}x")
+
+
+head = ["op"] + [f"{i} ns" for i in impls] + [f"{p}/fut" for p in peers] + (["vs reference"] if refs else [])
 table = []
-for op, byimpl in rows.items():
-    ref = byimpl.get("fut") or next((byimpl[b] for b in base if b in byimpl), None)
-    ratios = []
-    for i in impls:
-        if i in base or i not in byimpl or ref is None or ref["ns"] <= 0:
-            continue
-        ratios.append(f"{i}/{ref['impl']} {byimpl[i]['ns'] / ref['ns']:.1f}x")
-    table.append([op] + [cell(byimpl[i]["ns"]) if i in byimpl else "-" for i in impls] + ["  ".join(ratios)])
+for op, by in rows.items():
+    threads = max(r.get("threads", 1) for r in by.values())
+    name = op if threads <= 1 else f"{op} [{threads}t]"
+    ref = next((by[b] for b in BASE if b in by and by[b]["ns"] > 0), None)
+    cells = [name] + [ns(by[i]["ns"]) if i in by else "-" for i in impls]
+    for p in peers:
+        if p in by and ref is not None:
+            c = ratio(by[p]["ns"] / ref["ns"])
+            cells.append(c if ref["impl"] == "fut" else f"{c} vs {ref['impl']}")
+        else:
+            cells.append("-")
+    if refs:
+        floors = [f"{ref['impl']}/{i} {ratio(ref['ns'] / by[i]['ns'])}"
+                  for i in refs if i in by and ref is not None and by[i]["ns"] > 0]
+        cells.append("  ".join(floors) if floors else "-")
+    table.append(cells)
 
-widths = [max(len(str(r[c])) for r in [head] + table) for c in range(len(head))]
+widths = [max(len(r[c]) for r in [head] + table) for c in range(len(head))]
 for r in [head] + table:
-    print("  ".join(str(v).rjust(w) if k else str(v).ljust(w) for k, (v, w) in enumerate(zip(r, widths))).rstrip())
-print("\nmedian of %s runs, ns per operation; ratio: how many times slower than fut (limit: the machine's floor)"
-      % next(iter(next(iter(rows.values())).values()))["runs"] if rows else "no results")
+    print("  ".join(v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(r, widths))).rstrip())
+
+model = "?"
+try:
+    with open("/proc/cpuinfo") as f:
+        model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+except OSError:
+    pass
+print(f"\nmedian of {runs} runs, ns per operation (when_all_1000: per element); "
+      f"PEER/fut: how many times faster fut is; vs reference: fut/limit = how many times the floor fut takes")
+print(f"machine: {os.cpu_count()} CPUs, {model}")
