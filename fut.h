@@ -77,7 +77,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#if !defined(CLOCK_MONOTONIC)
+/* -pthread defines _REENTRANT, with which glibc gives only POSIX 1995 when a system
+ * header came first under -std=c11: CLOCK_MONOTONIC is there, pthread_condattr_setclock
+ * is not. Say so plainly rather than fail later on an implicit declaration. */
+#if !defined(CLOCK_MONOTONIC) || (defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE < 200809L)
 #error "fut.h needs POSIX 2008: define _POSIX_C_SOURCE=200809L or include fut.h first"
 #endif
 
