@@ -812,7 +812,10 @@ static inline fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size
 
 static inline int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, fut_stats *stats)
 {
-    if (b == NULL || s == NULL || s->submit == NULL)
+    if (b == NULL)
+        return EINVAL;
+    memset(b, 0, sizeof *b); /* a batch that failed init flushes nothing */
+    if (s == NULL || s->submit == NULL)
         return EINVAL;
     b->sched = s;
     b->head = b->tail = NULL;

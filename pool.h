@@ -26,9 +26,13 @@
  * Thread-safety: acquire and release from any threads at once; an object may be released
  * by another thread than the one that acquired it. init, destroy and stats with no other
  * thread inside the pool; a thread that used the pool must not exit during destroy.
- * Exactness: the bound on idle objects holds at every moment; the LRU order is exact for
- * one thread's releases, and across threads exact in the depot (each magazine holds its
- * own thread's newest objects).
+ * Exactness: the bound on idle objects holds at every moment: idle objects plus the slots
+ * that threads keep in reserve for their magazines never exceed capacity. A thread keeps
+ * at most `magazine` slots, and only while its magazine holds objects (it gives them back
+ * when it empties), so a release is evicted only when the pool is full of idle objects
+ * or of slots that live threads with idle objects keep. The LRU order is exact for one
+ * thread's releases, and across threads exact in the depot (each magazine holds its own
+ * thread's newest objects).
  * Config macros: FUT_MALLOC/FUT_FREE (all memory), FUT_POOL_MAGAZINE (largest magazine,
  * default 32), FUT_POOL_CHECK (header checks even with NDEBUG), FUT_NO_STATS.
  * Needs: stats.h beside it (pool counts go to an optional fut_stats block).
@@ -79,6 +83,7 @@ typedef struct fut_pool {
     void **ring;          /* the depot: idle objects, LRU at ring[head] */
     size_t head, count;
     size_t reserved;      /* slots promised to magazines: count + reserved <= capacity */
+    _Atomic size_t returned; /* reservations given back without the lock (folded in under it) */
     fut__pool_mag *mags;  /* every live magazine */
     _Atomic uint64_t allocated, evicted; /* lifetime counts (slow paths only) */
 } fut_pool;
@@ -120,7 +125,7 @@ struct fut__pool_mag {
     fut_pool *pool;
     fut__pool_mag *next; /* in pool->mags, under the lock */
     _Atomic unsigned count; /* owner: relaxed load+store; stats readers: relaxed load */
-    unsigned reserved;      /* slots this magazine may fill, under the lock */
+    unsigned reserved;      /* slots this magazine may fill; only its thread changes it */
     unsigned cap;
     void *obj[];
 };
@@ -185,12 +190,20 @@ static inline void *fut__depot_pop_lru(fut_pool *p)
     return obj;
 }
 
+/* Takes in the reservations magazines gave back on their fast path. Under the lock. */
+static inline void fut__pool_fold(fut_pool *p)
+{
+    /* acquire: pairs with the release of an emptied magazine in fut_pool_acquire; a plain count otherwise. */
+    p->reserved -= atomic_exchange_explicit(&p->returned, 0, memory_order_acquire);
+}
+
 /* ---- magazines ---------------------------------------------------------------------- */
 
 /* Moves a magazine's objects into the depot, oldest first (they were reserved, so they
  * fit), and gives up its reservation. Under the lock. */
 static inline void fut__pool_mag_drain(fut_pool *p, fut__pool_mag *m)
 {
+    fut__pool_fold(p);
     unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
     for (unsigned i = 0; i < n; i++)
         fut__depot_push_mru(p, m->obj[i]);
@@ -298,6 +311,7 @@ static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg)
         p->id = 1;
     atomic_init(&p->allocated, 0);
     atomic_init(&p->evicted, 0);
+    atomic_init(&p->returned, 0);
     int err = pthread_mutex_init(&p->lock, NULL);
     if (err != 0)
         return err;
@@ -366,13 +380,23 @@ static inline void *fut_pool_acquire(fut_pool *p)
         if (n > 0) {
             /* relaxed store: only this thread writes the count. */
             atomic_store_explicit(&m->count, n - 1, memory_order_relaxed);
-            return fut__pool_hand_out(p, m->obj[n - 1], 1);
+            void *obj = m->obj[n - 1];
+            if (n == 1 && m->reserved != 0) {
+                /* Empty now: give the slots back so that other threads can keep what they
+                 * release. One atomic add per emptied magazine (a thread that empties it
+                 * takes the lock on its next acquire anyway). release: orders our use of
+                 * the slots before their reuse. */
+                atomic_fetch_add_explicit(&p->returned, m->reserved, memory_order_release);
+                m->reserved = 0;
+            }
+            return fut__pool_hand_out(p, obj, 1);
         }
     }
     /* Slow path: refill the magazine with the depot's newest half (order kept, so the
      * top is the most recently released), or take one object straight from the depot. */
     void *obj = NULL;
     pthread_mutex_lock(&p->lock);
+    fut__pool_fold(p);
     if (p->count > 0) {
         if (m != NULL) {
             unsigned k = m->cap / 2 > 0 ? m->cap / 2 : 1;
@@ -421,6 +445,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
         }
     }
     pthread_mutex_lock(&p->lock);
+    fut__pool_fold(p);
     if (m != NULL) {
         unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
         if (n == m->cap) {

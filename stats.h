@@ -312,11 +312,14 @@ static inline void fut_stats_time(fut_stats *st, uint64_t ns)
 
 #endif
 
-/* Lower bound of a bucket, in ns. */
+/* Lower bound of a bucket, in ns. Buckets 0..3 hold 0..3 ns exactly; 4..7 are never
+ * used (4 ns starts bucket 8), so they all begin where bucket 8 does. */
 static inline uint64_t fut__stats_bucket_low(unsigned b)
 {
     if (b < (1u << FUT_STATS_SUB))
         return b;
+    if (b < (2u << FUT_STATS_SUB))
+        return 1u << FUT_STATS_SUB;
     unsigned lg = b >> FUT_STATS_SUB, sub = b & ((1u << FUT_STATS_SUB) - 1);
     return ((uint64_t)1 << lg) + ((uint64_t)sub << (lg - FUT_STATS_SUB));
 }
@@ -414,6 +417,8 @@ static inline uint64_t fut_stats_percentile(const fut_stats_snap *s, double p)
             uint64_t hi = b + 1 < FUT_STATS_BUCKETS ? fut__stats_bucket_low(b + 1) : UINT64_MAX;
             double frac = (want - (double)seen) / (double)s->hist[b];
             uint64_t v = lo + (uint64_t)((double)(hi - lo) * frac);
+            if (v >= hi)
+                v = hi - 1; /* hi belongs to the next bucket */
             return v > s->max_ns ? s->max_ns : v;
         }
         seen += s->hist[b];
@@ -485,7 +490,7 @@ static inline int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
     size_t n = fut_stats_format(s, json, small, sizeof small);
     char *buf = small;
     if (n >= sizeof small) {
-        buf = (char *)malloc(n + 1);
+        buf = (char *)FUT_MALLOC(n + 1);
         if (buf == NULL)
             return ENOMEM;
         fut_stats_format(s, json, buf, n + 1);
@@ -494,7 +499,7 @@ static inline int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
     if (json && rc == 0)
         rc = fputc('\n', f) == EOF ? EIO : 0;
     if (buf != small)
-        free(buf);
+        FUT_FREE(buf);
     return rc;
 }
 

@@ -72,26 +72,32 @@ static int tpool__submit(fut_sched *s, fut_task *t)
     return err;
 }
 
-/* Takes the longest prefix that fits; returns the rest. */
+/* Takes the longest prefix that fits; returns the rest. The list is ours until it is
+ * pushed, so its tail is found before taking the lock: the lock is held O(1). */
 static fut_task *tpool__submit_many(fut_sched *s, fut_task *head, size_t n, int *err)
 {
     tpool *tp = tpool__of(s);
+    fut_task *last = head;
+    for (size_t i = 1; i < n; i++)
+        last = last->next;
     pthread_mutex_lock(&tp->lock);
     size_t room = tp->stopping ? 0 : tp->capacity - tp->queued;
-    size_t take = n < room ? n : room;
-    fut_task *rest = head;
+    fut_task *rest = NULL;
     *err = 0;
-    if (take > 0) {
-        fut_task *last = head;
-        for (size_t i = 1; i < take; i++)
-            last = last->next;
-        rest = last->next;
-        tpool__push(tp, head, last, take);
-    }
-    if (take < n)
+    if (n <= room) {
+        tpool__push(tp, head, last, n);
+    } else {
+        /* Only part fits (or none): walk to the end of what does. */
         *err = tp->stopping ? ESHUTDOWN : EAGAIN;
-    else
-        rest = NULL;
+        rest = head;
+        if (room > 0) {
+            fut_task *cut = head;
+            for (size_t i = 1; i < room; i++)
+                cut = cut->next;
+            rest = cut->next;
+            tpool__push(tp, head, cut, room);
+        }
+    }
     pthread_mutex_unlock(&tp->lock);
     return rest;
 }
