@@ -5,7 +5,7 @@
 # (N counts each Criterion test in each configuration and each other check once).
 #
 #   ./test.sh              everything
-#   ./test.sh gcc tsan     only those parts (headers docs use gcc clang nofutex tsan asan)
+#   ./test.sh gcc tsan     only those parts (headers docs use model gcc clang nofutex tsan asan)
 set -u
 cd "$(dirname "$0")"
 . scripts/deps.sh
@@ -14,7 +14,7 @@ need_packages "${BASE_PACKAGES[@]}" || exit 1
 PASS=0
 FAIL=0
 mkdir -p .build/logs
-WANT=" ${*:-headers docs use gcc clang nofutex tsan asan} "
+WANT=" ${*:-headers docs use model gcc clang nofutex tsan asan} "
 wanted() { [[ "$WANT" == *" $1 "* ]]; }
 
 note() { printf '%-44s %s\n' "$1" "$2"; }
@@ -85,6 +85,7 @@ if wanted use; then # the three ways users take fut
         check "use: installed, pkg-config ($cc)" scripts/check_install.sh "$cc"
     done
 fi
+wanted model && check "model: exhaustive interleavings (spin)" model/check.sh
 wanted gcc && suite gcc gcc
 wanted clang && suite clang clang
 wanted nofutex && suite nofutex gcc -Dc_args=-DFUT_NO_FUTEX

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")"
 . scripts/deps.sh
-need_packages gcc libc6-dev meson ninja-build pkg-config python3 || exit 1
+need_packages gcc libc6-dev meson ninja-build pkg-config python3 libuv1-dev || exit 1
 
 dir=.build/tour
 mkdir -p .build/logs

@@ -23,4 +23,4 @@ need_packages() {
 }
 
 # What every build here needs.
-BASE_PACKAGES=(gcc libc6-dev clang meson ninja-build pkg-config libcriterion-dev python3)
+BASE_PACKAGES=(gcc libc6-dev clang meson ninja-build pkg-config libcriterion-dev python3 libuv1-dev spin)
