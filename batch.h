@@ -31,8 +31,11 @@
  * at once, until the chunks already running have finished (see fut_map). A fut_batch and
  * a fut_pipeline are objects you own; see their functions.
  * Thread-safety: the combinators and map/filter/reduce may be called from any thread;
- * their futures follow fut.h's rules. A fut_batch is used by one thread at a time. A
- * fut_pipeline may be pushed to from any thread.
+ * their futures follow fut.h's rules. When a combinator cancels its other inputs (fail
+ * fast, a when_any winner), the promises' cancel hooks run on the thread that decided -
+ * often a producer's - and may still be running when the combined future's consumer
+ * wakes. A fut_batch is used by one thread at a time. A fut_pipeline may be pushed to
+ * from any thread.
  * Config macros: those of fut.h. FUT_MIN_CHUNK (default 256): the smallest automatic
  * chunk, in elements.
  * Needs: fut.h, pool.h and stats.h beside it.
@@ -127,6 +130,12 @@ static inline fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx);
 /* Hands everything gathered over; refused tasks run with the error (their futures settle
  * with it). Returns how many the scheduler took. */
 static inline size_t fut_batch_flush(fut_batch *b);
+/* How many tasks wait in the batch. */
+static inline size_t fut_batch_count(const fut_batch *b);
+/* Gives up what is gathered: every waiting task runs here with ECANCELED (a spawned
+ * future settles with it). A batch must be flushed or cancelled before it goes away:
+ * a task left in it would never run. Returns how many were cancelled. */
+static inline size_t fut_batch_cancel(fut_batch *b);
 
 /* ---- pipelines --------------------------------------------------------------------- */
 
@@ -836,6 +845,24 @@ static inline size_t fut_batch_flush(fut_batch *b)
     fut_stats_add(b->stats, FUT_STAT_BATCHED, n);
     fut_stats_inc(b->stats, FUT_STAT_BATCHES);
     return fut_sched_submit_many(b->sched, head, n);
+}
+
+static inline size_t fut_batch_count(const fut_batch *b) { return b != NULL ? b->count : 0; }
+
+static inline size_t fut_batch_cancel(fut_batch *b)
+{
+    if (b == NULL)
+        return 0;
+    size_t n = b->count;
+    fut_task *t = b->head;
+    b->head = b->tail = NULL;
+    b->count = 0;
+    while (t != NULL) {
+        fut_task *next = t->next; /* read first: running t may free it */
+        t->run(t, ECANCELED);
+        t = next;
+    }
+    return n;
 }
 
 static inline int fut_batch_add(fut_batch *b, fut_task *t)

@@ -187,7 +187,8 @@ struct fut_sched {
     fut_task *(*submit_many)(fut_sched *s, fut_task *head, size_t n, int *err);
     int (*may_inline)(fut_sched *s);
     unsigned workers;
-    const fut_env *env; /* optional: pool and stats for continuations on ready values */
+    const fut_env *env; /* optional: pool and stats for continuations on ready values;
+                           the *_init functions set it NULL, assign it after them */
 };
 
 /* Where shared states come from and where their events are counted: an optional pool
@@ -204,6 +205,10 @@ struct fut_env {
 static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats);
 /* The object size a pool for shared states needs. */
 static inline size_t fut_state_size(void);
+
+/* The struct that embeds a member: recovers your object from its fut_task (or any
+ * member) pointer inside a task function. */
+#define FUT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Submits t; if s refuses it, runs t->run(t, err) here and returns err. Borrows t. */
 static inline int fut_sched_submit(fut_sched *s, fut_task *t);
