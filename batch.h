@@ -328,6 +328,7 @@ static inline void fut__fold_drive(fut__join *j, fut__run *wl)
         return;
     size_t seen = 1;
     for (;;) {
+        /* acquire: a decision made elsewhere (an error) stops the fold. */
         while (j->cursor < j->n && !atomic_load_explicit(&j->decided, memory_order_acquire)) {
             fut__slot *s = &j->slots[j->cursor];
             /* acquire: the outcome written before DONE. */
@@ -346,6 +347,7 @@ static inline void fut__fold_drive(fut__join *j, fut__run *wl)
             }
             j->acc = next.value;
         }
+        /* acq_rel: an arrival counted after our pass makes us loop and see its slot. */
         size_t before = atomic_fetch_sub_explicit(&j->fold_work, seen, memory_order_acq_rel);
         if (before == seen)
             return;
@@ -409,6 +411,7 @@ static void fut__join_finish(fut__join *j, fut__run *wl)
     if (!atomic_load_explicit(&j->decided, memory_order_acquire)) {
         int cancelled = 0;
         for (size_t i = 0; i < j->n; i++)
+            /* relaxed: every slot resolved before the acq_rel countdown that got us here. */
             cancelled |= atomic_load_explicit(&j->slots[i].st, memory_order_relaxed) == FUT__SLOT_CANCELLED;
         fut__out o;
         if (cancelled) {
@@ -438,7 +441,7 @@ static void fut__join_finish(fut__join *j, fut__run *wl)
         }
     }
     for (size_t i = 0; i < j->n; i++)
-        if (atomic_load_explicit(&j->slots[i].st, memory_order_relaxed) == FUT__SLOT_FULL)
+        if (atomic_load_explicit(&j->slots[i].st, memory_order_relaxed) == FUT__SLOT_FULL) /* as above */
             fut__discard(&j->slots[i].out); /* outcomes nobody took */
     if (j->block != NULL)
         fut_results_free(j->block);
@@ -518,7 +521,7 @@ static inline fut_future fut__join_start(fut__join *j, fut_future *fs)
             pending = fut__attach(st, (uintptr_t)&s->link | 1u, &o);
         } else if (f->tag == FUT__VALUE || f->tag == FUT__ERROR) {
             fut__ready_out(&o, f);
-            atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst);
+            atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst); /* as above */
         } else {
             fut__out_set(&o, fut_u64(0), NULL, EINVAL); /* an empty or spent handle */
             atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst);
@@ -560,7 +563,7 @@ static inline void fut__take_handle(fut__out *o, fut_future *f)
 {
     if (fut__is_state(f->tag)) {
         fut__state *st = fut__st(f->tag);
-        fut__take(o, st, atomic_load_explicit(&st->word, memory_order_acquire));
+        fut__take(o, st, atomic_load_explicit(&st->word, memory_order_acquire)); /* acquire: SET seen */
     } else if (f->tag == FUT__VALUE || f->tag == FUT__ERROR) {
         fut__ready_out(o, f);
     } else {
@@ -672,7 +675,7 @@ typedef struct fut__job {
 
 static void fut__job_done(fut__job *job, fut__run *wl)
 {
-    int err = atomic_load_explicit(&job->err, memory_order_acquire);
+    int err = atomic_load_explicit(&job->err, memory_order_acquire); /* after the acq_rel countdown */
     fut__out o;
     if (err != 0) {
         fut__out_set(&o, fut_u64(0), NULL, err);

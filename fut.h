@@ -46,7 +46,6 @@
  *
  * Config macros (define before including):
  *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
- *   FUT_ASSERT(c)               programmer-error checks in debug builds (default assert)
  *   FUT_SPIN                    polls before a waiter parks (default 512, ~5 us)
  *   FUT_NO_FUTEX                park on a pthread condition variable even on Linux
  *   FUT_NO_STATS                compile every stats update away (stats.h)
@@ -67,7 +66,6 @@
 
 #include "pool.h" /* and through it stats.h */
 
-#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -97,15 +95,7 @@ extern long syscall(long number, ...); /* glibc hides it under strict C11 */
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-#ifndef FUT_MALLOC
-#define FUT_MALLOC(n) malloc(n)
-#endif
-#ifndef FUT_FREE
-#define FUT_FREE(p) free(p)
-#endif
-#ifndef FUT_ASSERT
-#define FUT_ASSERT(c) assert(c)
-#endif
+/* FUT_MALLOC and FUT_FREE default to malloc and free in stats.h, included above. */
 #ifndef FUT_SPIN
 #define FUT_SPIN 512
 #endif
@@ -711,6 +701,7 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
     struct timespec abs = fut__timespec(deadline_ns);
 #if FUT__FUTEX
     for (;;) {
+        /* acquire: as in the spin above. */
         uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
         if (w & FUT__SET)
             return 0;
@@ -722,7 +713,7 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
                 continue;
             w |= FUT__WAIT;
         }
-        if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns)
+        if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns) /* acquire: as above */
             return (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET) ? 0 : ETIMEDOUT;
         /* The kernel sleeps only while the word still equals w: no lost wake-up. The
          * bitset form takes an absolute CLOCK_MONOTONIC deadline. */
@@ -730,11 +721,13 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
                 deadline_ns == UINT64_MAX ? NULL : &abs, NULL, FUTEX_BITSET_MATCH_ANY);
     }
 #else
+    /* acquire: pairs with the CAS that installed the block (its mutex is initialised). */
     fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
     if (wb == NULL) {
         fut__waitblock *n = (fut__waitblock *)FUT_MALLOC(sizeof *n);
         if (n == NULL) {
-            /* No memory for a condition variable: degrade to yielding, still correct. */
+            /* No memory for a condition variable: degrade to yielding, still correct.
+             * acquire: as in the spin above. */
             while (!(atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)) {
                 if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns)
                     return ETIMEDOUT;
@@ -766,11 +759,11 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
         if (deadline_ns == UINT64_MAX) {
             pthread_cond_wait(&wb->c, &wb->m);
         } else if (pthread_cond_timedwait(&wb->c, &wb->m, &abs) == ETIMEDOUT) {
-            w = atomic_load_explicit(&st->word, memory_order_acquire);
+            w = atomic_load_explicit(&st->word, memory_order_acquire); /* acquire: as above */
             rc = (w & FUT__SET) ? 0 : ETIMEDOUT;
             break;
         }
-        w = atomic_load_explicit(&st->word, memory_order_acquire);
+        w = atomic_load_explicit(&st->word, memory_order_acquire); /* acquire: as above */
     }
     pthread_mutex_unlock(&wb->m);
     return rc;
@@ -1095,6 +1088,7 @@ static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut__run 
     fut__out o;
     if (fut__is_state(r->tag)) {
         fut__state *rs = fut__st(r->tag);
+        /* acquire: if rs is settled, its outcome is read (fut__take). */
         uint32_t w = atomic_load_explicit(&rs->word, memory_order_acquire);
         if (!(w & FUT__SET)) {
             fut__flatten(c, rs, wl);
@@ -1571,6 +1565,7 @@ static inline void fut_drop(fut_future *f)
     }
     fut__state *st = fut__st(f->tag);
     f->tag = FUT__SPENT;
+    /* acquire: a settled outcome is read and destroyed (fut__take). */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
         if (w & FUT__SET) {

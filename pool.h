@@ -204,12 +204,14 @@ static inline void fut__pool_fold(fut_pool *p)
 static inline void fut__pool_mag_drain(fut_pool *p, fut__pool_mag *m)
 {
     fut__pool_fold(p);
+    /* relaxed: the magazine's own thread (or, at exit and destroy, nobody else) writes
+     * count; the lock orders the objects themselves. */
     unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
     for (unsigned i = 0; i < n; i++)
         fut__depot_push_mru(p, m->obj[i]);
     p->reserved -= m->reserved;
     m->reserved = 0;
-    atomic_store_explicit(&m->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&m->count, 0, memory_order_relaxed); /* relaxed: as above */
 }
 
 static inline void fut__pool_mag_unlink(fut_pool *p, fut__pool_mag *m)
@@ -344,7 +346,7 @@ static inline void fut_pool_destroy(fut_pool *p)
     while (p->mags != NULL) {
         fut__pool_mag *m = p->mags;
         p->mags = m->next;
-        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
+        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed); /* relaxed: no owner left */
         for (unsigned i = 0; i < n; i++)
             fut__pool_free_object(p, m->obj[i]);
         FUT_FREE(m);
@@ -376,6 +378,7 @@ static inline void *fut_pool_acquire(fut_pool *p)
         return NULL;
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m != NULL) {
+        /* relaxed: only this thread writes its magazine's count (readers only sum it). */
         unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
         if (n > 0) {
             /* relaxed store: only this thread writes the count. */
@@ -437,7 +440,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
     fut_stats_inc(p->cfg.stats, FUT_STAT_POOLED);
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m != NULL) {
-        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
+        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed); /* relaxed: ours */
         if (n < m->reserved) {
             m->obj[n] = obj;
             atomic_store_explicit(&m->count, n + 1, memory_order_relaxed); /* as in acquire */
@@ -447,7 +450,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
     pthread_mutex_lock(&p->lock);
     fut__pool_fold(p);
     if (m != NULL) {
-        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
+        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed); /* relaxed: ours */
         if (n == m->cap) {
             /* Full: its oldest half moves to the depot's newest end, slots and all. */
             unsigned k = m->cap - m->cap / 2;
@@ -480,10 +483,10 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
             m->reserved += (unsigned)want;
             p->reserved += want;
             m->obj[n] = obj;
-            atomic_store_explicit(&m->count, n + 1, memory_order_relaxed);
+            atomic_store_explicit(&m->count, n + 1, memory_order_relaxed); /* relaxed: ours */
             obj = NULL;
         } else {
-            atomic_store_explicit(&m->count, n, memory_order_relaxed);
+            atomic_store_explicit(&m->count, n, memory_order_relaxed); /* relaxed: ours */
         }
     } else if (p->cfg.capacity > 0) {
         if (p->count + p->reserved >= p->cfg.capacity && p->count > 0)
@@ -517,11 +520,12 @@ static inline int fut_pool_counts_get(fut_pool *p, fut_pool_counts *out)
         return EINVAL;
     pthread_mutex_lock(&p->lock);
     uint64_t idle = p->count;
+    /* relaxed: counts, exact when no thread is inside the pool (as documented). */
     for (fut__pool_mag *m = p->mags; m != NULL; m = m->next)
         idle += atomic_load_explicit(&m->count, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
-    out->allocated = atomic_load_explicit(&p->allocated, memory_order_relaxed);
-    out->evicted = atomic_load_explicit(&p->evicted, memory_order_relaxed);
+    out->allocated = atomic_load_explicit(&p->allocated, memory_order_relaxed); /* relaxed: a count */
+    out->evicted = atomic_load_explicit(&p->evicted, memory_order_relaxed);     /* relaxed: a count */
     out->idle = idle;
     out->live = out->allocated - out->evicted - idle;
     return 0;

@@ -282,7 +282,7 @@ static inline void fut_stats_time(fut_stats *st, uint64_t ns)
     int shared;
     fut_stats_shard *sh = fut__stats_mine(st, &shared);
     fut__stats_bump(shared, &sh->hist[fut__stats_bucket(ns)], 1);
-    uint64_t m = atomic_load_explicit(&sh->hist_max, memory_order_relaxed);
+    uint64_t m = atomic_load_explicit(&sh->hist_max, memory_order_relaxed); /* relaxed: a maximum */
     while (ns > m) {
         /* relaxed: a running maximum; CAS only when this sample raises it. */
         if (atomic_compare_exchange_weak_explicit(&sh->hist_max, &m, ns, memory_order_relaxed,
@@ -332,6 +332,7 @@ static inline void fut__stats_sum(fut_stats *st, uint64_t *c, uint64_t *hist, ui
     *max_ns = 0;
     for (unsigned k = 0; k <= st->nshards; k++) {
         fut_stats_shard *sh = &st->shards[k];
+        /* relaxed: each counter is read whole; no other data hangs on them. */
         for (int i = 0; i < FUT_STAT_COUNT; i++)
             c[i] += atomic_load_explicit(&sh->c[i], memory_order_relaxed);
         for (int i = 0; i < FUT_STATS_BUCKETS; i++)
@@ -354,13 +355,13 @@ static inline int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
         out->c[i] = out->c[i] >= b ? out->c[i] - b : 0;
     }
     for (int i = 0; i < FUT_STATS_BUCKETS; i++) {
-        uint64_t b = atomic_load_explicit(&st->hist_base[i], memory_order_relaxed);
+        uint64_t b = atomic_load_explicit(&st->hist_base[i], memory_order_relaxed); /* relaxed: as above */
         out->hist[i] = out->hist[i] >= b ? out->hist[i] - b : 0;
         out->samples += out->hist[i];
     }
     if (out->samples == 0) {
         out->max_ns = 0;
-    } else if (atomic_load_explicit(&st->max_floor, memory_order_relaxed) != 0) {
+    } else if (atomic_load_explicit(&st->max_floor, memory_order_relaxed) != 0) { /* relaxed: a flag */
         /* After a reset the all-time maximum may predate every sample counted now: bound
          * it by the upper edge of the highest bucket that has samples since. */
         unsigned top = FUT_STATS_BUCKETS - 1;
