@@ -66,7 +66,8 @@ static inline void fut_results_free(void *block);
 /* ---- combinators over futures ------------------------------------------------------ */
 
 /* Settles with a block fut_value[n] once all n inputs have values, or with the first error
- * (in settling order) at once - the other inputs are then cancelled. n == 0 gives a NULL
+ * to arrive at once - the other inputs are then cancelled (inputs settled before the call
+ * arrive in input order). n == 0 gives a NULL
  * block at once. fs == NULL with n > 0 gives EINVAL; ENOMEM if the block cannot be made
  * (the inputs are still consumed, and dropped). */
 static inline fut_future fut_when_all(fut_future *fs, size_t n);
@@ -113,7 +114,9 @@ static inline fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size
 /* ---- task batching ----------------------------------------------------------------- */
 
 /* Gathers tasks and hands them to the scheduler as one submit_many: when `threshold`
- * are waiting, or on fut_batch_flush. One thread at a time. */
+ * are waiting, or on fut_batch_flush. One thread at a time. A stats block counts the
+ * tasks the scheduler took (batched) and the hand-offs that took any (batches), as
+ * fut_map/filter/reduce do for their chunks; cancelled tasks are not counted. */
 typedef struct fut_batch {
     fut_sched *sched;
     fut_task *head, *tail;
@@ -156,6 +159,8 @@ typedef struct fut_pipeline {
     fut__pipe_item **head, **tail; /* per stage: items waiting for it */
     unsigned char *busy;           /* per stage: an item is in it */
     int driving, more;
+    pthread_cond_t idle;           /* signalled when the driver stops */
+    pthread_t driver;              /* the driving thread, while driving */
     fut_sched inl;                 /* where the stage-done step runs */
 } fut_pipeline;
 
@@ -165,7 +170,11 @@ static inline int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, si
 /* Feeds one item (consumes input) and returns the future of its last stage's result.
  * Past max_in_flight the item waits, without blocking the caller. */
 static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input);
-/* Frees the pipeline. EBUSY (and nothing freed) while pushed items have not finished. */
+/* Frees the pipeline. EBUSY (and nothing freed) while pushed items have not finished
+ * (their futures have not settled), or when called from a continuation the pipeline is
+ * running itself; otherwise it waits for the pipeline's last internal step, which is
+ * short, and frees it. Items' values pass between stages as results:
+ * a destructor given with fut_ready_ptr in one stage does not travel to the next. */
 static inline int fut_pipeline_destroy(fut_pipeline *p);
 
 /* ======================================================================================
@@ -175,13 +184,14 @@ static inline int fut_pipeline_destroy(fut_pipeline *p);
 /* ---- result blocks ------------------------------------------------------------------ */
 
 /* [header][items][destructors]; the taker gets a pointer to the items. */
+enum { FUT__BLOCK_VALUES, FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
+
 typedef struct fut__block {
     size_t n;
-    size_t item; /* bytes per item: fut_value, fut_result or fut_any */
+    size_t item;   /* bytes per item */
+    unsigned kind; /* what an item is (fut_result and fut_any are the same size) */
     _Alignas(16) unsigned char items[];
 } fut__block;
-
-enum { FUT__BLOCK_VALUES, FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
 
 static inline fut__block *fut__block_of(void *items)
 {
@@ -193,13 +203,21 @@ static inline fut_dtor *fut__block_dtors(fut__block *b)
     return (fut_dtor *)(void *)(b->items + b->n * b->item);
 }
 
-static inline void *fut__block_new(size_t n, size_t item)
+static inline size_t fut__block_item(unsigned kind)
 {
+    return kind == FUT__BLOCK_VALUES ? sizeof(fut_value) : kind == FUT__BLOCK_RESULTS ? sizeof(fut_result)
+                                                                                      : sizeof(fut_any);
+}
+
+static inline void *fut__block_new(size_t n, unsigned kind)
+{
+    size_t item = fut__block_item(kind);
     fut__block *b = (fut__block *)FUT_MALLOC(sizeof(fut__block) + n * (item + sizeof(fut_dtor)));
     if (b == NULL)
         return NULL;
     b->n = n;
     b->item = item;
+    b->kind = kind;
     memset(fut__block_dtors(b), 0, n * sizeof(fut_dtor));
     return b->items;
 }
@@ -219,9 +237,9 @@ static inline void fut__block_discard(void *block)
         if (d[i] == NULL)
             continue;
         void *p;
-        if (b->item == sizeof(fut_result))
+        if (b->kind == FUT__BLOCK_RESULTS)
             p = ((fut_result *)block)[i].value.ptr;
-        else if (b->item == sizeof(fut_any))
+        else if (b->kind == FUT__BLOCK_ANY)
             p = ((fut_any *)block)[i].value.ptr;
         else
             p = ((fut_value *)block)[i].ptr;
@@ -233,10 +251,16 @@ static inline void fut__block_discard(void *block)
 /* ---- the join node ------------------------------------------------------------------ */
 
 /* A combinator's output state, its node and its slots live in one allocation. Each slot
- * is linked to one input and resolves exactly once: DONE when the input's outcome is
- * delivered, CANCELLED when someone cancels it first - a CAS on the slot decides. The
- * node keeps the output's producer hold until the last slot resolves; then the node (the
- * "finisher") settles the output if nobody has, drops outcomes nobody took and lets go. */
+ * takes one input and resolves exactly once. Its states:
+ *   UNSET      the creator is linking the input; only a delivery may take it (-> DONE)
+ *   PENDING    linked, waiting; a delivery (-> DONE) or a canceller (-> CANCELLED) wins
+ *   DONE/FULL  delivered (the outcome written, then published as FULL)
+ *   CANCELLED  a canceller claimed it: if it then cancelled the input, no delivery comes
+ *              and it resolves the slot; if the input had settled first, that delivery is
+ *              on its way - it finds CANCELLED, drops the outcome and resolves the slot.
+ * The node keeps the output's producer hold until the last slot resolves; then the node
+ * (the "finisher") settles the output if nobody has, drops outcomes nobody took and lets
+ * go. Whoever resolves a slot is the last to touch it. */
 /* UNSET -> PENDING (creator) -> DONE (deliverer's claim) -> FULL (outcome written), or
  * PENDING -> CANCELLED (a canceller's claim). */
 enum { FUT__SLOT_UNSET, FUT__SLOT_PENDING, FUT__SLOT_DONE, FUT__SLOT_FULL, FUT__SLOT_CANCELLED };
@@ -290,13 +314,14 @@ static inline void fut__join_cancel_slots(fut__join *j, size_t skip, fut__run *w
             continue;
         fut__slot *s = &j->slots[i];
         uint32_t ex = FUT__SLOT_PENDING;
-        /* seq_cst: pairs with the creator's seq_cst PENDING store and decided load (a
-         * Dekker pattern: either we see PENDING here, or the creator sees decided). */
+        /* seq_cst: the decider's half of a Dekker pair with the creator, which makes the
+         * slot PENDING, then reads decided: either we see PENDING here, or it sees
+         * decided and cancels the slot itself. */
         if (atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_CANCELLED, memory_order_seq_cst,
                                                     memory_order_seq_cst)) {
-            if (s->in != NULL)
-                fut__cancel_input(s->in); /* never delivered: its input is ours */
-            fut__join_resolve(j, wl);
+            if (fut__cancel_input(s->in)) /* PENDING means linked: the input is ours */
+                fut__join_resolve(j, wl);
+            /* else a delivery is on its way and resolves the slot (see above) */
         }
     }
 }
@@ -358,15 +383,22 @@ static inline void fut__fold_drive(fut__join *j, fut__run *wl)
 static void fut__slot_deliver(fut__link *l, const fut__out *o, fut__run *wl)
 {
     fut__slot *s = (fut__slot *)(void *)l;
-    uint32_t ex = FUT__SLOT_PENDING;
-    /* acq_rel: decides against a canceller; publishes nothing yet (out is written after,
-     * and published by the resolve below). */
-    if (!atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_DONE, memory_order_acq_rel,
-                                                 memory_order_acquire)) {
-        fut__discard(o); /* cancelled first: the canceller resolves this slot */
-        return;
-    }
     fut__join *j = fut__join_of_slot(s);
+    /* acquire: a canceller's claim. */
+    uint32_t ex = atomic_load_explicit(&s->st, memory_order_acquire);
+    for (;;) {
+        if (ex == FUT__SLOT_CANCELLED) {
+            /* Claimed by a canceller after our input settled: it left the slot to us. */
+            fut__discard(o);
+            fut__join_resolve(j, wl);
+            return;
+        }
+        /* acq_rel: decides against a canceller (PENDING) or the creator (UNSET); the
+         * outcome is written after and published by FULL and the resolve. */
+        if (atomic_compare_exchange_weak_explicit(&s->st, &ex, FUT__SLOT_DONE, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
     if (s->in != NULL)
         fut__let_go(s->in); /* we won the slot: the input's consumer hold is ours */
     s->in = NULL;
@@ -460,14 +492,14 @@ static void fut__join_cancel(fut__state *w)
 
 /* Builds a join over fs; kind-specific setup is done by the caller on *out_j before the
  * inputs are linked (so it returns with the creator hold still taken). */
-static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, size_t block_item)
+static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, unsigned block_kind)
 {
     fut__join *j = (fut__join *)FUT_MALLOC(sizeof(fut__join) + n * sizeof(fut__slot));
     if (j == NULL)
         return NULL;
     j->block = NULL;
     if (block_items > 0) {
-        j->block = fut__block_new(block_items, block_item);
+        j->block = fut__block_new(block_items, block_kind);
         if (j->block == NULL) {
             FUT_FREE(j);
             return NULL;
@@ -493,6 +525,15 @@ static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, s
     return j;
 }
 
+/* An input that is no longer wanted (decided before it was linked): cancel and drop it
+ * as its owner would, so that its value, settled or to come, is destroyed. */
+static inline void fut__abandon(fut__state *st)
+{
+    fut_future h = fut__handle(st);
+    fut_cancel(&h);
+    fut_drop(&h);
+}
+
 /* Links every input to its slot (consuming the handles), then drops the creator hold. */
 static inline fut_future fut__join_start(fut__join *j, fut_future *fs)
 {
@@ -501,36 +542,45 @@ static inline fut_future fut__join_start(fut__join *j, fut_future *fs)
         fut__slot *s = &j->slots[i];
         fut_future *f = &fs[i];
         fut__out o;
-        int pending = 0;
         if (fut__is_state(f->tag)) {
             fut__state *st = fut__st(f->tag);
-            s->in = st;
-            /* seq_cst: the creator's half of the Dekker pair in fut__join_cancel_slots. */
-            atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst);
+            f->tag = FUT__SPENT;
+            /* seq_cst: a cheap early look; the Dekker check below is what counts. */
             if (atomic_load_explicit(&j->decided, memory_order_seq_cst)) {
-                /* Decided already (an earlier input failed fast): this one is not wanted. */
-                uint32_t ex = FUT__SLOT_PENDING;
-                if (atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_CANCELLED,
-                                                            memory_order_seq_cst, memory_order_seq_cst)) {
-                    fut__cancel_input(st);
-                    fut__join_resolve(j, &wl);
-                }
-                f->tag = FUT__SPENT;
+                fut__abandon(st);
+                atomic_store_explicit(&s->st, FUT__SLOT_CANCELLED, memory_order_relaxed); /* ours alone */
+                fut__join_resolve(j, &wl);
                 continue;
             }
-            pending = fut__attach(st, (uintptr_t)&s->link | 1u, &o);
-        } else if (f->tag == FUT__VALUE || f->tag == FUT__ERROR) {
+            s->in = st; /* published to deliveries by the attach, to cancellers by PENDING */
+            if (!fut__attach(st, (uintptr_t)&s->link | 1u, &o)) {
+                s->in = NULL; /* settled already: we took its outcome */
+                fut__slot_deliver(&s->link, &o, &wl);
+                continue;
+            }
+            /* Linked while UNSET (cancellers leave it alone): now make it cancellable.
+             * seq_cst: the creator's half of the Dekker pair (see fut__join_cancel_slots):
+             * make the slot PENDING, then read decided. */
+            uint32_t ex = FUT__SLOT_UNSET;
+            if (atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_PENDING, memory_order_seq_cst,
+                                                        memory_order_seq_cst) &&
+                atomic_load_explicit(&j->decided, memory_order_seq_cst)) {
+                uint32_t p = FUT__SLOT_PENDING;
+                if (atomic_compare_exchange_strong_explicit(&s->st, &p, FUT__SLOT_CANCELLED, memory_order_seq_cst,
+                                                            memory_order_seq_cst) &&
+                    fut__cancel_input(st))
+                    fut__join_resolve(j, &wl);
+            }
+            /* (if the CAS failed, a delivery took the slot already) */
+            continue;
+        }
+        if (f->tag == FUT__VALUE || f->tag == FUT__ERROR)
             fut__ready_out(&o, f);
-            atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst); /* as above */
-        } else {
+        else
             fut__out_set(&o, fut_u64(0), NULL, EINVAL); /* an empty or spent handle */
-            atomic_store_explicit(&s->st, FUT__SLOT_PENDING, memory_order_seq_cst);
-        }
         f->tag = FUT__SPENT;
-        if (!pending) {
-            s->in = NULL; /* taken, or never a state */
-            fut__slot_deliver(&s->link, &o, &wl);
-        }
+        s->in = NULL;
+        fut__slot_deliver(&s->link, &o, &wl); /* UNSET -> DONE: nobody else sees it */
     }
     fut_future out = fut__handle(&j->w);
     fut__join_resolve(j, &wl); /* the creator hold: may finish here */
@@ -538,7 +588,7 @@ static inline fut_future fut__join_start(fut__join *j, fut_future *fs)
     return out;
 }
 
-/* Consumes n handles that could not be joined (allocation failed). */
+/* Consumes n handles that could not be joined (allocation failed, bad arguments). */
 static inline void fut__drop_all(fut_future *fs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -578,11 +628,11 @@ static inline fut_future fut__when(int kind, fut_future *fs, size_t n)
         return fut_failed(EINVAL);
     if (n == 0)
         return kind == FUT__JOIN_ANY ? fut_failed(ENOENT) : fut_ready(fut_ptr(NULL));
-    size_t item = kind == FUT__JOIN_ALL ? sizeof(fut_value) : kind == FUT__JOIN_SETTLED ? sizeof(fut_result)
-                                                                                      : sizeof(fut_any);
+    unsigned bkind = kind == FUT__JOIN_ALL ? FUT__BLOCK_VALUES : kind == FUT__JOIN_SETTLED ? FUT__BLOCK_RESULTS
+                                                                                          : FUT__BLOCK_ANY;
     if (kind != FUT__JOIN_ANY && fut__all_ready(fs, n)) {
         /* Everything is here: no node, no atomic beyond the reads. */
-        void *block = fut__block_new(n, item);
+        void *block = fut__block_new(n, bkind);
         if (block == NULL) {
             fut__drop_all(fs, n);
             return fut_failed(ENOMEM);
@@ -607,7 +657,7 @@ static inline fut_future fut__when(int kind, fut_future *fs, size_t n)
         }
         return fut_ready_ptr(block, fut__block_discard);
     }
-    fut__join *j = fut__join_new(kind, n, kind == FUT__JOIN_ANY ? 1 : n, item);
+    fut__join *j = fut__join_new(kind, n, kind == FUT__JOIN_ANY ? 1 : n, bkind);
     if (j == NULL) {
         fut__drop_all(fs, n);
         return fut_failed(ENOMEM);
@@ -628,7 +678,7 @@ static inline fut_future fut_fold(fut_future *fs, size_t n, fut_value init, fut_
     }
     if (n == 0)
         return fut_ready(init);
-    fut__join *j = fut__join_new(FUT__JOIN_FOLD, n, 0, 0);
+    fut__join *j = fut__join_new(FUT__JOIN_FOLD, n, 0, FUT__BLOCK_VALUES);
     if (j == NULL) {
         fut__drop_all(fs, n);
         return fut_failed(ENOMEM);
@@ -676,6 +726,8 @@ typedef struct fut__job {
 static void fut__job_done(fut__job *job, fut__run *wl)
 {
     int err = atomic_load_explicit(&job->err, memory_order_acquire); /* after the acq_rel countdown */
+    if (err == 0 && atomic_load_explicit(&job->stop, memory_order_relaxed)) /* relaxed: as in chunk_run */
+        err = ECANCELED; /* cancelled: nothing is compacted or combined */
     fut__out o;
     if (err != 0) {
         fut__out_set(&o, fut_u64(0), NULL, err);
@@ -755,7 +807,9 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
         if (chunk < FUT_MIN_CHUNK)
             chunk = FUT_MIN_CHUNK;
     }
-    size_t nchunks = (n + chunk - 1) / chunk;
+    if (chunk > n)
+        chunk = n;
+    size_t nchunks = n / chunk + (n % chunk != 0); /* n + chunk - 1 could overflow */
     fut__job *job = (fut__job *)FUT_MALLOC(sizeof(fut__job) + nchunks * sizeof(fut__chunk));
     if (job == NULL)
         return fut_failed(ENOMEM);
@@ -787,10 +841,12 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     fut_future f = fut__handle(&job->w);
     /* One hand-off for all chunks; refused ones run here with the error. The handle is
      * made first: the last chunk may settle (and the consumer side still holds) it. */
+    fut_stats *st = fut__stats_of(s->env); /* read first: s is the caller's, still ours */
     size_t took = fut_sched_submit_many(s, &job->chunks[0].task, nchunks);
-    fut_stats *st = fut__stats_of(s->env);
-    fut_stats_add(st, FUT_STAT_BATCHED, took);
-    fut_stats_inc(st, FUT_STAT_BATCHES);
+    if (took > 0) {
+        fut_stats_add(st, FUT_STAT_BATCHED, took);
+        fut_stats_inc(st, FUT_STAT_BATCHES);
+    }
     return f;
 }
 
@@ -845,9 +901,12 @@ static inline size_t fut_batch_flush(fut_batch *b)
     size_t n = b->count;
     b->head = b->tail = NULL;
     b->count = 0;
-    fut_stats_add(b->stats, FUT_STAT_BATCHED, n);
-    fut_stats_inc(b->stats, FUT_STAT_BATCHES);
-    return fut_sched_submit_many(b->sched, head, n);
+    size_t took = fut_sched_submit_many(b->sched, head, n);
+    if (took > 0) {
+        fut_stats_add(b->stats, FUT_STAT_BATCHED, took);
+        fut_stats_inc(b->stats, FUT_STAT_BATCHES);
+    }
+    return took;
 }
 
 static inline size_t fut_batch_count(const fut_batch *b) { return b != NULL ? b->count : 0; }
@@ -918,8 +977,13 @@ static inline int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, si
     p->head = (fut__pipe_item **)FUT_MALLOC(nstages * sizeof(fut__pipe_item *));
     p->tail = (fut__pipe_item **)FUT_MALLOC(nstages * sizeof(fut__pipe_item *));
     p->busy = (unsigned char *)FUT_MALLOC(nstages);
-    if (p->stages == NULL || p->head == NULL || p->tail == NULL || p->busy == NULL ||
-        pthread_mutex_init(&p->lock, NULL) != 0) {
+    int ok = p->stages != NULL && p->head != NULL && p->tail != NULL && p->busy != NULL &&
+             pthread_mutex_init(&p->lock, NULL) == 0;
+    if (ok && pthread_cond_init(&p->idle, NULL) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        ok = 0;
+    }
+    if (!ok) {
         FUT_FREE(p->stages);
         FUT_FREE(p->head);
         FUT_FREE(p->tail);
@@ -990,6 +1054,7 @@ static void fut__pipe_drive(fut_pipeline *p)
         return;
     }
     p->driving = 1;
+    p->driver = pthread_self();
     for (;;) {
         fut__pipe_item *start = NULL, **link = &start;
         for (size_t s = 0; s < p->nstages; s++) {
@@ -1023,6 +1088,7 @@ static void fut__pipe_drive(fut_pipeline *p)
         pthread_mutex_lock(&p->lock);
         if (!p->more) {
             p->driving = 0;
+            pthread_cond_broadcast(&p->idle); /* a destroy may wait for this */
             pthread_mutex_unlock(&p->lock);
             return;
         }
@@ -1058,10 +1124,21 @@ static inline int fut_pipeline_destroy(fut_pipeline *p)
     if (p == NULL)
         return EINVAL;
     pthread_mutex_lock(&p->lock);
-    int busy = p->live != 0 || p->driving;
-    pthread_mutex_unlock(&p->lock);
-    if (busy)
+    if (p->live != 0) {
+        pthread_mutex_unlock(&p->lock);
         return EBUSY;
+    }
+    while (p->driving) {
+        if (pthread_equal(p->driver, pthread_self())) {
+            /* Called from a continuation the pipeline itself is running (an inline last
+             * stage): its loop still needs p. Destroy it after. */
+            pthread_mutex_unlock(&p->lock);
+            return EBUSY;
+        }
+        pthread_cond_wait(&p->idle, &p->lock); /* the last step is finishing its loop */
+    }
+    pthread_mutex_unlock(&p->lock);
+    pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->lock);
     FUT_FREE(p->stages);
     FUT_FREE(p->head);

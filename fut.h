@@ -1006,16 +1006,19 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
     }
 }
 
-/* For extensions: the caller owns the consumer hold of input a, which it has unlinked
- * from its own slot (the slot will never be delivered, or was resolved by the caller).
- * Cancels a if still pending - walking on upstream - and lets go of it. */
-static inline void fut__cancel_input(fut__state *a)
+/* For extensions: the caller owns the consumer hold of input a, linked to one of its
+ * slots, and has claimed that slot for cancelling. Cancels a if still pending - walking
+ * on upstream - and lets go of it. Returns 1 if it cancelled a (no delivery will come),
+ * 0 if a had settled first (its outcome is being delivered to the slot, and the
+ * delivery, finding the slot cancelled, drops it). */
+static inline int fut__cancel_input(fut__state *a)
 {
+    /* acquire: as in fut__cancel_up. */
     uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
     for (;;) {
         if (aw & FUT__SET) {
-            fut__let_go(a); /* settled first: its outcome went to our slot, which drops it */
-            return;
+            fut__let_go(a); /* the settler no longer touches a; the slot gets the outcome */
+            return 0;
         }
         /* acq_rel: as in fut__cancel_up. */
         if (atomic_compare_exchange_weak_explicit(&a->word, &aw, (aw | FUT__SET | FUT__CANC) & ~(uint32_t)FUT__LINK,
@@ -1024,6 +1027,7 @@ static inline void fut__cancel_input(fut__state *a)
     }
     fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
     fut__cancel_up(a, aw, 1);
+    return 1;
 }
 
 /* Cancels a state the caller holds as consumer. Returns 0 or EALREADY. */

@@ -939,13 +939,13 @@ static void check_release_kept_beside_holding_threads(size_t capacity, unsigned 
     cr_assert_eq(tu_live(), 0);
 }
 
-/* FAILS: see report */
+/* Regression: empty magazines used to keep their reservation */
 Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_magazine_capacity, .timeout = 30)
 {
     check_release_kept_beside_holding_threads(8, 8, 1, 8);
 }
 
-/* FAILS: see report */
+/* Regression: empty magazines used to keep their reservation */
 Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_default_magazine, .timeout = 30)
 {
     check_release_kept_beside_holding_threads(8, 0, 4, 2); /* magazine 2 */
