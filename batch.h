@@ -929,8 +929,8 @@ static inline size_t fut_batch_cancel(fut_batch *b)
 
 static inline int fut_batch_add(fut_batch *b, fut_task *t)
 {
-    if (b == NULL || t == NULL || t->run == NULL)
-        return EINVAL;
+    if (b == NULL || b->sched == NULL || t == NULL || t->run == NULL)
+        return EINVAL; /* also a batch whose init failed */
     t->next = NULL;
     if (b->tail != NULL)
         b->tail->next = t;
@@ -944,7 +944,7 @@ static inline int fut_batch_add(fut_batch *b, fut_task *t)
 
 static inline fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx)
 {
-    if (b == NULL || fn == NULL)
+    if (b == NULL || b->sched == NULL || fn == NULL)
         return fut_failed(EINVAL);
     fut__state *c = fut__spawn_record(b->sched, fn, ctx);
     if (c == NULL)
@@ -1081,9 +1081,19 @@ static void fut__pipe_drive(fut_pipeline *p)
             start = it->next;
             fut_stage *st = &p->stages[it->stage];
             fut_future g = fut_then(&it->cur, st->sched, st->fn, st->ctx);
-            /* The step runs inline wherever g settles; its own result is dropped. */
+            /* The step runs inline wherever g settles; its own result is dropped. If its
+             * record cannot be allocated (the stage's work goes on, its result is
+             * dropped), the item fails with ENOMEM here rather than never settling: the
+             * step never returns an error itself, so an error future means it did not
+             * run. */
             fut_future step = fut_finally(&g, &p->inl, fut__pipe_step, it);
-            fut_drop(&step);
+            fut_result sr;
+            if (fut_try_get(&step, &sr) == 0) {
+                if (sr.err != 0)
+                    fut__pipe_step(it, fut_error(sr.err));
+            } else {
+                fut_drop(&step);
+            }
         }
         pthread_mutex_lock(&p->lock);
         if (!p->more) {
@@ -1097,7 +1107,7 @@ static void fut__pipe_drive(fut_pipeline *p)
 
 static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
 {
-    if (p == NULL || input == NULL) {
+    if (p == NULL || input == NULL || p->stages == NULL) { /* NULL, zeroed or destroyed */
         fut_drop(input);
         return fut_failed(EINVAL);
     }
@@ -1121,7 +1131,7 @@ static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
 
 static inline int fut_pipeline_destroy(fut_pipeline *p)
 {
-    if (p == NULL)
+    if (p == NULL || p->stages == NULL)
         return EINVAL;
     pthread_mutex_lock(&p->lock);
     if (p->live != 0) {

@@ -1465,8 +1465,8 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
         return EINVAL;
     fut__state *st = fut__st(p->tag);
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    if (w & FUT__HOOK)
-        return EBUSY;
+    if ((w & FUT__HOOK) && !(w & FUT__SET))
+        return EBUSY; /* once cancelled, every registration runs at once (below) */
     if (!(w & FUT__SET)) {
         /* Written before HOOK is set; a canceller reads them only if it saw HOOK. */
         st->cb.hook = hook;
@@ -1648,6 +1648,8 @@ static inline int fut__inline_may(fut_sched *s)
 
 static inline void fut_inline_init(fut_sched *s)
 {
+    if (s == NULL)
+        return;
     s->submit = fut__inline_submit;
     s->submit_many = NULL;
     s->may_inline = fut__inline_may;

@@ -20,9 +20,12 @@
  * Ownership: you own the fut_pool object. acquire gives you the object until you
  * release it; release takes it back (the pool may free it). destroy frees idle objects;
  * objects still out when it runs are yours to release... to nothing: do not.
- * Bad input: acquire(NULL) gives NULL; release(NULL pool or object) gives EINVAL. In
- * debug builds (no NDEBUG, or FUT_POOL_CHECK) a release also checks the object's header:
- * EINVAL for a pointer this pool did not hand out, EALREADY for a double release.
+ * Bad input: acquire on a NULL, zeroed or destroyed pool gives NULL; release on one, or
+ * of NULL, gives EINVAL. In debug builds (no NDEBUG, or FUT_POOL_CHECK) a release also
+ * checks the object's header: EINVAL for a pointer this pool did not hand out, EALREADY
+ * for a double release of an object the pool still keeps. An object released into a
+ * full pool is freed at once; releasing it again reads freed memory, which no check
+ * can see (AddressSanitizer can).
  * Thread-safety: acquire and release from any threads at once; an object may be released
  * by another thread than the one that acquired it. init, destroy and stats with no other
  * thread inside the pool; a thread that used the pool must not exit during destroy.
@@ -374,8 +377,8 @@ static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
 
 static inline void *fut_pool_acquire(fut_pool *p)
 {
-    if (p == NULL)
-        return NULL;
+    if (p == NULL || p->id == 0)
+        return NULL; /* NULL, zeroed, or destroyed (init sets a nonzero id) */
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m != NULL) {
         /* relaxed: only this thread writes its magazine's count (readers only sum it). */
@@ -427,7 +430,7 @@ static inline void *fut_pool_acquire(fut_pool *p)
 
 static inline int fut_pool_release(fut_pool *p, void *obj)
 {
-    if (p == NULL || obj == NULL)
+    if (p == NULL || obj == NULL || p->id == 0)
         return EINVAL;
     fut__pool_head *h = fut__pool_head_of(p, obj);
 #if FUT__POOL_CHECKS
@@ -504,7 +507,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
 
 static inline void fut_pool_flush(fut_pool *p)
 {
-    if (p == NULL)
+    if (p == NULL || p->id == 0)
         return;
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m == NULL)
@@ -516,7 +519,9 @@ static inline void fut_pool_flush(fut_pool *p)
 
 static inline int fut_pool_counts_get(fut_pool *p, fut_pool_counts *out)
 {
-    if (p == NULL || out == NULL)
+    if (out != NULL)
+        memset(out, 0, sizeof *out); /* defined even when the pool is not */
+    if (p == NULL || out == NULL || p->id == 0)
         return EINVAL;
     pthread_mutex_lock(&p->lock);
     uint64_t idle = p->count;

@@ -128,7 +128,8 @@ static inline int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out);
 /* Starts counting from zero again, without stopping the writers. */
 static inline void fut_stats_reset(fut_stats *st);
 
-/* Derived figures of a snapshot. Rates are 0..1 (0 when nothing was counted). */
+/* Derived figures of a snapshot. Rates are 0..1 (0 when nothing was counted, or for a
+ * NULL snapshot); a percentile of an empty or NULL snapshot is 0. */
 static inline double fut_stats_pool_hit_rate(const fut_stats_snap *s);  /* hits/(hits+misses) */
 static inline double fut_stats_fast_path_rate(const fut_stats_snap *s); /* fast path/chained */
 static inline uint64_t fut_stats_percentile(const fut_stats_snap *s, double p); /* ns, p in 0..100 */
@@ -391,12 +392,16 @@ static inline void fut_stats_reset(fut_stats *st)
 
 static inline double fut_stats_pool_hit_rate(const fut_stats_snap *s)
 {
+    if (s == NULL)
+        return 0.0;
     uint64_t h = s->c[FUT_STAT_POOL_HIT], m = s->c[FUT_STAT_POOL_MISS];
     return h + m ? (double)h / (double)(h + m) : 0.0;
 }
 
 static inline double fut_stats_fast_path_rate(const fut_stats_snap *s)
 {
+    if (s == NULL)
+        return 0.0;
     uint64_t f = s->c[FUT_STAT_FAST_PATH], c = s->c[FUT_STAT_CHAINED];
     return c ? (double)f / (double)c : 0.0;
 }
