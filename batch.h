@@ -36,6 +36,10 @@
  * often a producer's - and may still be running when the combined future's consumer
  * wakes. A fut_batch is used by one thread at a time. A fut_pipeline may be pushed to
  * from any thread.
+ * Bad input: as in fut.h, never a crash: NULL arrays with n > 0, NULL functions or
+ * schedulers give EINVAL (in the returned future, the input handles consumed); a batch
+ * or pipeline that is zeroed, failed its init or was destroyed refuses with EINVAL (a
+ * count: 0). docs/bad_input.md lists every case with its test.
  * Config macros: those of fut.h. FUT_MIN_CHUNK (default 256): the smallest automatic
  * chunk, in elements.
  * Needs: fut.h, pool.h and stats.h beside it.

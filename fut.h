@@ -32,6 +32,9 @@
  * takes - the future was dropped, cancelled, or the chain failed - is destroyed with it.
  * Functions returning int give 0 or an errno code and consume nothing on error unless
  * their comment says so; functions returning a future report errors in that future.
+ * Bad input: NULL, zero-initialised, consumed or destroyed objects never crash. Functions
+ * that return an int say EINVAL (a queue that was destroyed: ESHUTDOWN), those returning
+ * a count say 0, the rest ignore it. docs/bad_input.md has every case, with its test.
  *
  * Thread-safety. Settling, chaining, cancelling, waiting and dropping may race freely
  * across threads on the two ends of one future. Borrowing calls on one future handle may
@@ -219,6 +222,7 @@ typedef struct fut_manual {
     fut_task *head, *tail;
     size_t pending, capacity;
     int closed;
+    int alive; /* set by init, cleared by destroy: a dead queue refuses everything */
 } fut_manual;
 
 /* capacity 0 means unbounded; past it, submit refuses with EAGAIN (submit_many takes a
@@ -1659,6 +1663,8 @@ static inline void fut_inline_init(fut_sched *s)
 
 static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)
 {
+    if (!m->alive)
+        return ESHUTDOWN; /* destroyed: its mutex is gone too */
     pthread_mutex_lock(&m->lock);
     int err = 0;
     if (m->closed)
@@ -1718,6 +1724,7 @@ static inline int fut_manual_init(fut_manual *m, size_t capacity)
     m->pending = 0;
     m->capacity = capacity;
     m->closed = 0;
+    m->alive = 1;
     return 0;
 }
 
@@ -1737,7 +1744,7 @@ static inline fut_task *fut__manual_pop(fut_manual *m)
 
 static inline int fut_manual_run_one(fut_manual *m)
 {
-    if (m == NULL)
+    if (m == NULL || !m->alive)
         return 0;
     fut_task *t = fut__manual_pop(m);
     if (t == NULL)
@@ -1756,7 +1763,7 @@ static inline size_t fut_manual_run_all(fut_manual *m)
 
 static inline size_t fut_manual_pending(fut_manual *m)
 {
-    if (m == NULL)
+    if (m == NULL || !m->alive)
         return 0;
     pthread_mutex_lock(&m->lock);
     size_t n = m->pending;
@@ -1766,7 +1773,7 @@ static inline size_t fut_manual_pending(fut_manual *m)
 
 static inline void fut_manual_close(fut_manual *m)
 {
-    if (m == NULL)
+    if (m == NULL || !m->alive)
         return;
     pthread_mutex_lock(&m->lock);
     m->closed = 1;
@@ -1776,7 +1783,7 @@ static inline void fut_manual_close(fut_manual *m)
 
 static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
 {
-    if (m == NULL)
+    if (m == NULL || !m->alive)
         return EINVAL;
     struct timespec abs = fut__timespec(deadline_ns);
     int rc = 0;
@@ -1799,12 +1806,13 @@ static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
 
 static inline void fut_manual_destroy(fut_manual *m)
 {
-    if (m == NULL)
+    if (m == NULL || !m->alive)
         return;
     fut_manual_close(m);
     fut_task *t;
     while ((t = fut__manual_pop(m)) != NULL)
         t->run(t, ESHUTDOWN);
+    m->alive = 0;
     pthread_cond_destroy(&m->ready);
     pthread_mutex_destroy(&m->lock);
 }

@@ -22,10 +22,13 @@
  * objects still out when it runs are yours to release... to nothing: do not.
  * Bad input: acquire on a NULL, zeroed or destroyed pool gives NULL; release on one, or
  * of NULL, gives EINVAL. In debug builds (no NDEBUG, or FUT_POOL_CHECK) a release also
- * checks the object's header: EINVAL for a pointer this pool did not hand out, EALREADY
- * for a double release of an object the pool still keeps. An object released into a
- * full pool is freed at once; releasing it again reads freed memory, which no check
- * can see (AddressSanitizer can).
+ * checks the object's header, the 32 bytes before it: EINVAL for another pool's object or
+ * a pointer into memory of yours (those bytes must be readable: a pointer to the start of
+ * an unrelated heap block is not checkable), EALREADY for a double release of an object
+ * the pool still keeps. An object released into a full pool is freed at once; releasing
+ * it again reads freed memory, which no check can see (AddressSanitizer can). destroy,
+ * flush and counts on a NULL, zeroed or destroyed pool do nothing (counts: EINVAL);
+ * docs/bad_input.md lists every case.
  * Thread-safety: acquire and release from any threads at once; an object may be released
  * by another thread than the one that acquired it. init, destroy and stats with no other
  * thread inside the pool; a thread that used the pool must not exit during destroy.
@@ -341,8 +344,8 @@ static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg)
 
 static inline void fut_pool_destroy(fut_pool *p)
 {
-    if (p == NULL)
-        return;
+    if (p == NULL || p->id == 0)
+        return; /* NULL, zeroed, or destroyed already */
     if (p->has_key)
         pthread_key_delete(p->key); /* no destructor runs from now on */
     pthread_mutex_lock(&p->lock);

@@ -28,6 +28,9 @@
  * reset from any thread while they run (a snapshot is a sum of per-shard atomic reads:
  * each counter is exact, the set is not one instant). init and destroy with no other
  * thread using the block.
+ * Bad input: updates, reset and destroy on a NULL, zeroed or destroyed block do nothing;
+ * snapshot and print say EINVAL; a counter out of range is ignored (its name is "?"), a
+ * percentile outside 0..100 is clamped. docs/bad_input.md lists every case.
  * Config macros: FUT_NO_STATS (updates do nothing), FUT_MALLOC/FUT_FREE (shard memory;
  * aligned to FUT_CACHE_LINE, default 64).
  * Needs: only libc and <stdatomic.h>; nothing else from fut.
