@@ -5,7 +5,8 @@
 # (N counts each Criterion test in each configuration and each other check once).
 #
 #   ./test.sh              everything
-#   ./test.sh gcc tsan     only those parts (headers docs use model gcc clang nofutex tsan asan)
+#   ./test.sh gcc tsan     only those parts (headers docs use model gcc clang nofutex tsan asan fuzz)
+#   FUT_FUZZ_SECONDS=600 ./test.sh fuzz     a longer fuzzing run (default 60 s)
 set -u
 cd "$(dirname "$0")"
 . scripts/deps.sh
@@ -14,7 +15,7 @@ need_packages "${BASE_PACKAGES[@]}" || exit 1
 PASS=0
 FAIL=0
 mkdir -p .build/logs
-WANT=" ${*:-headers docs use model gcc clang nofutex tsan asan} "
+WANT=" ${*:-headers docs use model gcc clang nofutex tsan asan fuzz} "
 wanted() { [[ "$WANT" == *" $1 "* ]]; }
 
 note() { printf '%-44s %s\n' "$1" "$2"; }
@@ -93,6 +94,9 @@ wanted nofutex && suite nofutex gcc -Dc_args=-DFUT_NO_FUTEX
 wanted tsan && suite tsan clang -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized
 wanted asan && suite asan gcc -Db_sanitize=address,undefined -Db_lundef=false \
     -Dc_args=-fno-sanitize-recover=all
+
+wanted fuzz && check "fuzz: ${FUT_FUZZ_SECONDS:-60} s against the reference model" \
+    tests/fuzz/run_fuzz.sh "${FUT_FUZZ_SECONDS:-60}"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
