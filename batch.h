@@ -1017,9 +1017,13 @@ static inline void fut__pipe_enqueue(fut_pipeline *p, size_t stage, fut__pipe_it
     p->tail[stage] = it;
 }
 
-static void fut__pipe_drive(fut_pipeline *p);
+static void fut__pipe_drive_locked(fut_pipeline *p);
 
-/* A stage finished for an item: it moves on, and the stage is free for the next one. */
+/* A stage finished for an item: it moves on, and the stage is free for the next one.
+ * Handing the item on and driving happen under one lock: once the item is queued for
+ * its next stage, another thread may carry it to the end and its owner may destroy the
+ * pipeline, so this thread must not touch p afterwards unless it is the driver (which
+ * destroy waits for). */
 static fut_future fut__pipe_step(void *ctx, fut_result r)
 {
     fut__pipe_item *it = (fut__pipe_item *)ctx;
@@ -1029,29 +1033,25 @@ static fut_future fut__pipe_step(void *ctx, fut_result r)
     p->busy[it->stage] = 0;
     if (last) {
         p->in_flight--;
+        p->live--; /* the item leaves (its future settles below) */
     } else {
         it->cur = fut_from_result(r);
         fut__pipe_enqueue(p, it->stage + 1, it);
     }
-    pthread_mutex_unlock(&p->lock);
-    fut__pipe_drive(p);
+    fut__pipe_drive_locked(p); /* releases the lock */
     if (last) {
-        /* The item leaves: from here its owner may destroy the pipeline. */
-        pthread_mutex_lock(&p->lock);
-        p->live--;
-        pthread_mutex_unlock(&p->lock);
         fut_promise_settle(&it->done, r); /* outside the lock: it may run continuations */
         FUT_FREE(it);
     }
     return fut_ready(fut_u64(0));
 }
 
-/* Starts every item that can start. One thread drives at a time; completions that
- * happen meanwhile (inline stages finish inside fut_then) only set `more`, so the
- * driver loops instead of recursing. */
-static void fut__pipe_drive(fut_pipeline *p)
+/* Starts every item that can start. Called with p->lock held; returns with it released.
+ * One thread drives at a time; completions that happen meanwhile (inline stages finish
+ * inside fut_then) only set `more`, so the driver loops instead of recursing. A thread
+ * that is not the driver never touches p after this. */
+static void fut__pipe_drive_locked(fut_pipeline *p)
 {
-    pthread_mutex_lock(&p->lock);
     if (p->driving) {
         p->more = 1;
         pthread_mutex_unlock(&p->lock);
@@ -1128,8 +1128,7 @@ static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
     pthread_mutex_lock(&p->lock);
     p->live++;
     fut__pipe_enqueue(p, 0, it);
-    pthread_mutex_unlock(&p->lock);
-    fut__pipe_drive(p);
+    fut__pipe_drive_locked(p); /* releases the lock */
     return out;
 }
 
