@@ -995,10 +995,12 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
                     break;
                 }
             }
-            if (next != NULL)
+            if (next != NULL) {
                 fut__release_prod(c); /* c's record is unlinked: it will never run */
-            else
+                fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
+            } else {
                 fut__let_go(a); /* a settled first; its record will lose c */
+            }
         }
         if (held)
             fut__release_cons(c, 0);

@@ -92,6 +92,9 @@ static int soak_more(uint64_t start, int round)
     return fut_now_ns() - start < (uint64_t)secs * 1000000000u;
 }
 
+/* The env scenarios 1 and 2 make their promises with (NULL: plain malloc, no stats). */
+static const fut_env *g_env;
+
 static fut_future add1(void *ctx, fut_result r)
 {
     _Atomic int *ran = ctx;
@@ -140,7 +143,7 @@ static void s1_drain(race *r)
     }
 }
 
-Test(stress_fut, settle_and_attach_race_every_continuation_runs_once, .timeout = 300)
+static void scenario1(void)
 {
     size_t n = (size_t)TU_ITERS(20000);
     uint64_t start = fut_now_ns();
@@ -151,7 +154,7 @@ Test(stress_fut, settle_and_attach_race_every_continuation_runs_once, .timeout =
         cr_assert_eq(fut_manual_init(&c.m, 0), 0);
         atomic_init(&c.attached, 0);
         for (size_t i = 0; i < n; i++)
-            cr_assert_eq(fut_promise_new(&c.it[i].p, &c.it[i].f), 0);
+            cr_assert_eq(fut_promise_new_env(&c.it[i].p, &c.it[i].f, g_env), 0);
         race r = {.items = n, .ctx = &c};
         role roles[] = {{s1_settle, split_threads(2)}, {s1_attach, split_threads(2)}};
         race_run(&r, roles, 2, s1_drain);
@@ -169,8 +172,14 @@ Test(stress_fut, settle_and_attach_race_every_continuation_runs_once, .timeout =
         cr_assert_eq(fut_manual_pending(&c.m), 0);
         fut_manual_destroy(&c.m);
         free(c.it);
-        cr_assert_eq(tu_live(), 0, "%ld states leaked", tu_live());
+        if (g_env == NULL || g_env->pool == NULL)
+            cr_assert_eq(tu_live(), 0, "%ld states leaked", tu_live());
     }
+}
+
+Test(stress_fut, settle_and_attach_race_every_continuation_runs_once, .timeout = 300)
+{
+    scenario1();
 }
 
 /* ---- 2: cancel vs settle through a chain, with a hook ------------------------------ */
@@ -218,8 +227,13 @@ static void s2_drain(race *r)
             fut__cpu_relax();
 }
 
-Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 300)
+typedef struct s2_totals {
+    size_t items, cancel_won, promise_lost;
+} s2_totals;
+
+static s2_totals scenario2(void)
 {
+    s2_totals tot = {0, 0, 0};
     size_t n = (size_t)TU_ITERS(20000);
     uint64_t start = fut_now_ns();
     for (int round = 0; soak_more(start, round); round++) {
@@ -230,7 +244,7 @@ Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 30
         cr_assert_eq(fut_manual_init(&c.m, 0), 0);
         for (size_t i = 0; i < n; i++) {
             fut_future f;
-            cr_assert_eq(fut_promise_new(&c.it[i].p, &f), 0);
+            cr_assert_eq(fut_promise_new_env(&c.it[i].p, &f, g_env), 0);
             cr_assert_eq(fut_promise_on_cancel(&c.it[i].p, s2_hook, &c.it[i].hooked), 0);
             fut_future g = fut_then(&f, &c.inl, add1, &c.it[i].ran);
             c.it[i].h = fut_then(&g, &c.m.sched, add1, &c.it[i].ran);
@@ -267,10 +281,81 @@ Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 30
         }
         cr_log_info("cancel won %zu of %zu, reached the promise first %zu", won, n, lost);
         cr_assert_eq(bad, 0, "%zu items broke the cancel/settle invariants", bad);
+        tot.items += n;
+        tot.cancel_won += won;
+        tot.promise_lost += lost;
         fut_manual_destroy(&c.m);
         free(c.it);
-        cr_assert_eq(tu_live(), 0, "%ld states leaked", tu_live());
+        if (g_env == NULL || g_env->pool == NULL)
+            cr_assert_eq(tu_live(), 0, "%ld states leaked", tu_live());
     }
+    return tot;
+}
+
+Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 300)
+{
+    scenario2();
+}
+
+/* The same two races with every state from a fut_pool and every event counted in a
+ * fut_stats block (issue: "fut stress rerun with a pool and a stats block attached"):
+ * the scenarios' own checks hold, the counters are exact where the outcome is known
+ * (spawned, chained) and bounded where the race decides (cancelled), and the pool ends
+ * with every object back: allocated == idle + evicted. */
+Test(stress_fut, both_races_with_a_pool_and_a_stats_block, .timeout = 300)
+{
+    fut_stats st;
+    fut_pool pool;
+    fut_pool_config pc = {.size = fut_state_size(), .capacity = 1 << 17, .warm = 256};
+    fut_env env;
+    cr_assert_eq(fut_stats_init(&st, 64), 0);
+    pc.stats = &st;
+    cr_assert_eq(fut_pool_init(&pool, &pc), 0);
+    cr_assert_eq(fut_env_init(&env, &pool, &st), 0);
+    g_env = &env;
+    size_t n = (size_t)TU_ITERS(20000);
+    uint64_t start = fut_now_ns();
+    size_t rounds1 = 0;
+    s2_totals t2 = {0, 0, 0};
+    for (int round = 0; soak_more(start, round); round++) {
+        scenario1(); /* one round each: soak_more sees FUT_STRESS_SECONDS inside */
+        rounds1++;
+        s2_totals t = scenario2();
+        t2.items += t.items;
+        t2.cancel_won += t.cancel_won;
+        t2.promise_lost += t.promise_lost;
+        if (TU_SECONDS() != 0)
+            break; /* the scenarios soaked themselves */
+    }
+    g_env = NULL;
+    fut_stats_snap s;
+    cr_assert_eq(fut_stats_snapshot(&st, &s), 0);
+    size_t items1 = rounds1 * n;
+    if (TU_SECONDS() == 0) {
+        /* scenario 1: a promise and a continuation per item; scenario 2: a promise and
+         * two continuations per item */
+        cr_assert_eq(s.c[FUT_STAT_SPAWNED], 2 * items1 + 3 * t2.items);
+        cr_assert_eq(s.c[FUT_STAT_CHAINED], items1 + 2 * t2.items);
+    }
+    /* every cancel that won settles its future, and those that reached the promise
+     * cancelled it too; a walk cancels at most the three states of an item */
+    cr_assert_geq(s.c[FUT_STAT_CANCELLED], t2.cancel_won + t2.promise_lost);
+    cr_assert_leq(s.c[FUT_STAT_CANCELLED], 3 * t2.cancel_won);
+    cr_assert_eq(s.c[FUT_STAT_POOL_HIT] + s.c[FUT_STAT_POOL_MISS], s.c[FUT_STAT_SPAWNED],
+                 "every state came from the pool");
+    cr_assert_eq(s.c[FUT_STAT_POOLED], s.c[FUT_STAT_SPAWNED], "and went back to it");
+    fut_pool_counts pcount;
+    cr_assert_eq(fut_pool_counts_get(&pool, &pcount), 0);
+    cr_assert_eq(pcount.live, 0);
+    cr_assert_eq(pcount.allocated, pcount.idle + pcount.evicted);
+    char json[2048];
+    fut_stats_format(&s, FUT_STATS_JSON, json, sizeof json);
+    cr_log_info("stats after the races: %s", json);
+    cr_log_info("pool: allocated %llu, idle %llu, evicted %llu", (unsigned long long)pcount.allocated,
+                (unsigned long long)pcount.idle, (unsigned long long)pcount.evicted);
+    fut_pool_destroy(&pool);
+    fut_stats_destroy(&st);
+    cr_assert_eq(tu_live(), 0, "%ld allocations leaked", tu_live());
 }
 
 /* ---- 3: flattening races: inner settle vs outer settle vs cancel ------------------ */
