@@ -1,11 +1,13 @@
 /* thread_pool.h - a small pthread pool that is a fut scheduler (teaching material).
  *
- * N worker threads take tasks from one bounded FIFO. Idle workers sleep on a condition
- * variable (no polling); submit wakes one, submit_many wakes as many as it brings work
- * for, and a worker takes a fair share of the queue at once so that batches cost few
- * lock round trips. Shutdown stops accepting, lets the workers drain what is queued, and
- * joins them. A continuation that becomes ready on one of this pool's own workers may run
- * right there (may_inline): that is the "scheduler skip".
+ * N worker threads take tasks from one bounded FIFO: a ring of task pointers under one
+ * mutex. Idle workers sleep on a condition variable (no polling); submit wakes one,
+ * submit_many wakes as many as it brings work for. Both sides keep the lock short: a
+ * submitter walks its list of tasks before taking it, and a worker copies a fair share
+ * of pointers out of the ring and runs them after letting it go - so a batch costs one
+ * lock round trip on each side, not one per task. Shutdown stops accepting, lets the
+ * workers drain what is queued, and joins them. A continuation that becomes ready on one
+ * of this pool's own workers may run right there (may_inline): the "scheduler skip".
  *
  *     tpool tp;
  *     tpool_init(&tp, 2, 1024);                        // 2 workers, 1024 queued at most
@@ -22,12 +24,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#define TPOOL_SHARE 64 /* most tasks a worker takes at once */
+
 typedef struct tpool {
     fut_sched sched; /* first member: &tp->sched is what fut functions take */
     pthread_mutex_t lock;
-    pthread_cond_t work; /* signalled when tasks arrive or on shutdown */
-    fut_task *head, *tail;
-    size_t queued, capacity;
+    pthread_cond_t work;  /* signalled when tasks arrive or on shutdown */
+    fut_task **ring;      /* queued tasks, oldest at ring[head] */
+    size_t capacity, head, queued;
     unsigned nthreads, idle;
     int stopping;
     pthread_t *threads;
@@ -40,66 +44,61 @@ static _Thread_local tpool *tpool__current;
 
 static inline tpool *tpool__of(fut_sched *s) { return (tpool *)(void *)s; }
 
-/* Appends the list head..last (n tasks), if it fits. Under the lock. */
-static inline int tpool__push(tpool *tp, fut_task *head, fut_task *last, size_t n)
+/* Appends n tasks from an array, and wakes as many sleepers as it brings tasks for.
+ * Under the lock; the caller made sure they fit. */
+static inline void tpool__push(tpool *tp, fut_task **tasks, size_t n)
 {
-    if (tp->stopping)
-        return ESHUTDOWN;
-    if (tp->queued + n > tp->capacity)
-        return EAGAIN;
-    last->next = NULL;
-    if (tp->tail != NULL)
-        tp->tail->next = head;
-    else
-        tp->head = head;
-    tp->tail = last;
+    for (size_t i = 0; i < n; i++)
+        tp->ring[(tp->head + tp->queued + i) % tp->capacity] = tasks[i];
     tp->queued += n;
-    /* Wake one sleeper per task, at most all of them. */
     if (n >= tp->idle)
         pthread_cond_broadcast(&tp->work);
     else
         for (size_t i = 0; i < n; i++)
             pthread_cond_signal(&tp->work);
-    return 0;
 }
 
 static int tpool__submit(fut_sched *s, fut_task *t)
 {
     tpool *tp = tpool__of(s);
+    int err = 0;
     pthread_mutex_lock(&tp->lock);
-    int err = tpool__push(tp, t, t, 1);
+    if (tp->stopping)
+        err = ESHUTDOWN;
+    else if (tp->queued == tp->capacity)
+        err = EAGAIN;
+    else
+        tpool__push(tp, &t, 1);
     pthread_mutex_unlock(&tp->lock);
     return err;
 }
 
-/* Takes the longest prefix that fits; returns the rest. The list is ours until it is
- * pushed, so its tail is found before taking the lock: the lock is held O(1). */
+/* Takes the longest prefix that fits, a chunk at a time; returns the first task not
+ * taken (the rest still linked behind it). The list is ours until it is pushed, so it
+ * is walked before the lock is taken. */
 static fut_task *tpool__submit_many(fut_sched *s, fut_task *head, size_t n, int *err)
 {
     tpool *tp = tpool__of(s);
-    fut_task *last = head;
-    for (size_t i = 1; i < n; i++)
-        last = last->next;
-    pthread_mutex_lock(&tp->lock);
-    size_t room = tp->stopping ? 0 : tp->capacity - tp->queued;
-    fut_task *rest = NULL;
+    fut_task *chunk[TPOOL_SHARE];
     *err = 0;
-    if (n <= room) {
-        tpool__push(tp, head, last, n);
-    } else {
-        /* Only part fits (or none): walk to the end of what does. */
-        *err = tp->stopping ? ESHUTDOWN : EAGAIN;
-        rest = head;
-        if (room > 0) {
-            fut_task *cut = head;
-            for (size_t i = 1; i < room; i++)
-                cut = cut->next;
-            rest = cut->next;
-            tpool__push(tp, head, cut, room);
-        }
+    while (n > 0) {
+        size_t k = 0;
+        for (fut_task *t = head; k < n && k < TPOOL_SHARE; t = t->next)
+            chunk[k++] = t;
+        fut_task *after = chunk[k - 1]->next; /* now: once pushed, they may run at once */
+        pthread_mutex_lock(&tp->lock);
+        size_t room = tp->stopping ? 0 : tp->capacity - tp->queued;
+        size_t take = k < room ? k : room;
+        tpool__push(tp, chunk, take);
+        if (take < k)
+            *err = tp->stopping ? ESHUTDOWN : EAGAIN;
+        pthread_mutex_unlock(&tp->lock);
+        if (take < k)
+            return chunk[take]; /* refused from here on (not pushed: still ours) */
+        head = after;
+        n -= k;
     }
-    pthread_mutex_unlock(&tp->lock);
-    return rest;
+    return NULL;
 }
 
 static int tpool__may_inline(fut_sched *s) { return tpool__current == tpool__of(s); }
@@ -107,37 +106,31 @@ static int tpool__may_inline(fut_sched *s) { return tpool__current == tpool__of(
 static void *tpool__worker(void *arg)
 {
     tpool *tp = (tpool *)arg;
+    fut_task *mine[TPOOL_SHARE];
     tpool__current = tp;
     pthread_mutex_lock(&tp->lock);
     for (;;) {
-        while (tp->head == NULL && !tp->stopping) {
+        while (tp->queued == 0 && !tp->stopping) {
             tp->idle++;
             pthread_cond_wait(&tp->work, &tp->lock);
             tp->idle--;
         }
-        if (tp->head == NULL)
+        if (tp->queued == 0)
             break; /* stopping, and nothing left to drain */
-        /* Take a fair share of what is queued (at least one): fewer lock round trips
-         * for small tasks, and still work left for the others. */
+        /* Take a fair share of what is queued (at least one, at most TPOOL_SHARE): few
+         * lock round trips for small tasks, and still work left for the others. */
         size_t share = tp->queued / tp->nthreads;
         if (share < 1)
             share = 1;
-        if (share > 64)
-            share = 64;
-        fut_task *first = tp->head, *last = first;
-        for (size_t i = 1; i < share; i++)
-            last = last->next;
-        tp->head = last->next;
-        if (tp->head == NULL)
-            tp->tail = NULL;
+        if (share > TPOOL_SHARE)
+            share = TPOOL_SHARE;
+        for (size_t i = 0; i < share; i++)
+            mine[i] = tp->ring[(tp->head + i) % tp->capacity];
+        tp->head = (tp->head + share) % tp->capacity;
         tp->queued -= share;
-        last->next = NULL;
         pthread_mutex_unlock(&tp->lock);
-        while (first != NULL) {
-            fut_task *t = first;
-            first = t->next; /* read first: running t may free it */
-            t->run(t, 0);
-        }
+        for (size_t i = 0; i < share; i++)
+            mine[i]->run(mine[i], 0);
         pthread_mutex_lock(&tp->lock);
     }
     pthread_mutex_unlock(&tp->lock);
@@ -155,15 +148,18 @@ static inline int tpool_init(tpool *tp, unsigned nthreads, size_t capacity)
     tp->sched.may_inline = tpool__may_inline;
     tp->sched.workers = nthreads;
     tp->sched.env = NULL;
-    tp->head = tp->tail = NULL;
-    tp->queued = 0;
     tp->capacity = capacity ? capacity : 4096;
+    tp->head = tp->queued = 0;
     tp->nthreads = nthreads;
     tp->idle = 0;
     tp->stopping = 0;
+    tp->ring = (fut_task **)malloc(tp->capacity * sizeof(fut_task *));
     tp->threads = (pthread_t *)calloc(nthreads, sizeof(pthread_t));
-    if (tp->threads == NULL)
+    if (tp->ring == NULL || tp->threads == NULL) {
+        free(tp->ring);
+        free(tp->threads);
         return ENOMEM;
+    }
     pthread_mutex_init(&tp->lock, NULL);
     pthread_cond_init(&tp->work, NULL);
     for (unsigned i = 0; i < nthreads; i++) {
@@ -187,7 +183,9 @@ static inline void tpool_shutdown(tpool *tp)
     for (unsigned i = 0; i < tp->nthreads; i++)
         pthread_join(tp->threads[i], NULL);
     free(tp->threads);
+    free(tp->ring);
     tp->threads = NULL;
+    tp->ring = NULL;
     pthread_cond_destroy(&tp->work);
     pthread_mutex_destroy(&tp->lock);
 }
