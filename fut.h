@@ -46,11 +46,16 @@
  * a fut_stats block (stats.h); states then come from the pool and every continuation
  * chained after the promise uses the same env. spawned, chained, awaited (with the wait
  * time in the histogram), fast_path, sched_skip, errors and cancelled are counted.
+ * Without a pool, each thread keeps up to FUT_STATE_CACHE freed states and reuses them
+ * (no malloc for a promise made after one was consumed); they are freed when the thread
+ * exits, or now with fut_cache_flush.
  *
  * Config macros (define before including):
  *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
  *   FUT_SPIN                    polls with a cpu pause before a waiter yields (default 8)
  *   FUT_YIELD                   then polls with sched_yield before it parks (default 128)
+ *   FUT_STATE_CACHE             freed states a thread keeps for reuse (default 16; 0 when
+ *                               FUT_MALLOC is yours or under AddressSanitizer)
  *   FUT_NO_FUTEX                park on a pthread condition variable even on Linux
  *   FUT_NO_STATS                compile every stats update away (stats.h)
  * Under -std=c11 (strict ANSI) this header asks for POSIX 2008 when no feature macro is
@@ -70,6 +75,7 @@
 
 #include "pool.h" /* and through it stats.h */
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -105,6 +111,25 @@ extern long syscall(long number, ...); /* glibc hides it under strict C11 */
 #endif
 #ifndef FUT_YIELD
 #define FUT_YIELD 128
+#endif
+/* Freed states kept per thread for reuse (fut_cache_flush). Off by default when FUT_MALLOC
+ * is yours (you get exactly your allocator) and under AddressSanitizer (so that it sees
+ * every use after free); defining it yourself wins over both. */
+#ifndef FUT_STATE_CACHE
+#if defined(__SANITIZE_ADDRESS__)
+#define FUT_STATE_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUT_STATE_CACHE 0
+#endif
+#endif
+#endif
+#ifndef FUT_STATE_CACHE
+#ifdef FUT__MALLOC_DEFAULT
+#define FUT_STATE_CACHE 16
+#else
+#define FUT_STATE_CACHE 0
+#endif
 #endif
 
 #ifndef ESHUTDOWN
@@ -202,6 +227,11 @@ struct fut_env {
 static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats);
 /* The object size a pool for shared states needs. */
 static inline size_t fut_state_size(void);
+/* Without a pool, each thread keeps up to FUT_STATE_CACHE freed states for reuse (the
+ * last freed first), so a promise made after one was consumed costs no malloc. A thread's
+ * cache is freed when it exits; this frees the calling thread's cache now (of this
+ * translation unit: each one that includes fut.h has its own). Safe at any time. */
+static inline void fut_cache_flush(void);
 
 /* The struct that embeds a member: recovers your object from its fut_task (or any
  * member) pointer inside a task function. */
@@ -436,12 +466,7 @@ struct fut__run {
 
 #define FUT__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
-/* Rare paths stay out of line so the hot ones keep few live registers. */
-#if defined(__GNUC__)
-#define FUT__COLD __attribute__((noinline, cold))
-#else
-#define FUT__COLD
-#endif
+/* FUT__COLD and FUT__NOINLINE come from stats.h. */
 
 static inline int fut__is_state(uintptr_t tag) { return tag > FUT__SPENT; }
 static inline fut__state *fut__st(uintptr_t tag) { return (fut__state *)tag; }
@@ -596,24 +621,101 @@ static inline void fut__state_init(fut__state *st, unsigned op)
 
 static inline fut_stats *fut__stats_of(const fut_env *env) { return env != NULL ? env->stats : NULL; }
 
-static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
+#if FUT_STATE_CACHE > 0
+/* The per-thread cache of freed states: a stack, so the most recently freed (warmest)
+ * state is reused first. Thread-local, hence no atomics: a state freed on another thread
+ * than the one that made it lands in the freeing thread's cache. The first free on a
+ * thread arms a pthread key whose destructor frees the cache when the thread exits (the
+ * main thread's stays until exit, reachable). Without a key nothing is cached. */
+typedef struct fut__cache {
+    unsigned n;
+    int armed; /* 0: not yet; 1: the key holds this cache; -1: no key, cache nothing */
+    void *blk[FUT_STATE_CACHE];
+} fut__cache;
+static _Thread_local fut__cache fut__tcache;
+static pthread_key_t fut__tcache_key;
+static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
+static int fut__tcache_key_ok; /* written once under pthread_once, which orders the reads */
+
+static void fut__tcache_exit(void *arg)
+{
+    fut__cache *c = (fut__cache *)arg;
+    while (c->n > 0)
+        FUT_FREE(c->blk[--c->n]);
+    c->armed = 0; /* a free by a later destructor of this thread arms it again */
+}
+
+static void fut__tcache_key_make(void)
+{
+    fut__tcache_key_ok = pthread_key_create(&fut__tcache_key, fut__tcache_exit) == 0;
+}
+
+static FUT__COLD int fut__tcache_arm(fut__cache *c)
+{
+    pthread_once(&fut__tcache_once, fut__tcache_key_make);
+    c->armed = fut__tcache_key_ok && pthread_setspecific(fut__tcache_key, c) == 0 ? 1 : -1;
+    return c->armed;
+}
+
+static inline void *fut__state_alloc(void)
+{
+    fut__cache *c = &fut__tcache;
+    return c->n > 0 ? c->blk[--c->n] : FUT_MALLOC(sizeof(fut__state));
+}
+
+static inline void fut__state_dealloc(void *st)
+{
+    fut__cache *c = &fut__tcache;
+#ifndef NDEBUG
+    for (unsigned i = 0; i < c->n; i++)
+        assert(c->blk[i] != st && "fut: a state freed twice"); /* a bug in fut, not yours */
+#endif
+    if (c->n < FUT_STATE_CACHE && (c->armed == 1 || (c->armed == 0 && fut__tcache_arm(c) == 1)))
+        c->blk[c->n++] = st;
+    else
+        FUT_FREE(st);
+}
+
+static inline void fut_cache_flush(void)
+{
+    fut__cache *c = &fut__tcache;
+    while (c->n > 0)
+        FUT_FREE(c->blk[--c->n]);
+}
+#else
+static inline void *fut__state_alloc(void) { return FUT_MALLOC(sizeof(fut__state)); }
+static inline void fut__state_dealloc(void *st) { FUT_FREE(st); }
+static inline void fut_cache_flush(void) {}
+#endif
+
+static FUT__NOINLINE fut__state *fut__state_new_env(unsigned op, const fut_env *env)
 {
     fut__state *st;
-    if (env != NULL && env->pool != NULL)
+    if (env->pool != NULL)
         st = (fut__state *)fut_pool_acquire(env->pool);
     else
-        st = (fut__state *)FUT_MALLOC(sizeof(fut__state));
+        st = (fut__state *)fut__state_alloc();
     if (st != NULL) {
         fut__state_init(st, op);
         st->env = env;
-        fut_stats_inc(fut__stats_of(env), FUT_STAT_SPAWNED);
+        fut_stats_inc(env->stats, FUT_STAT_SPAWNED);
     }
     return st;
 }
 
-/* Frees a state nobody holds. Never destroys the outcome: that was taken, handed on or
- * discarded by whoever saw it last. */
-static inline void fut__state_free(fut__state *st)
+static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
+{
+    if (env != NULL)
+        return fut__state_new_env(op, env); /* a pool, stats, or both */
+    fut__state *st = (fut__state *)fut__state_alloc();
+    if (st != NULL) {
+        fut__state_init(st, op);
+        st->env = NULL;
+    }
+    return st;
+}
+
+static FUT__NOINLINE void fut__state_free_slow(fut__state *st)
 {
 #if !FUT__FUTEX
     fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
@@ -623,10 +725,25 @@ static inline void fut__state_free(fut__state *st)
         FUT_FREE(wb);
     }
 #endif
-    if (st->env != NULL && st->env->pool != NULL && st->op != FUT__OP_EXT)
+    if (st->op == FUT__OP_EXT)
+        FUT_FREE(st); /* an extension state, allocated with its node */
+    else if (st->env != NULL && st->env->pool != NULL)
         (void)fut_pool_release(st->env->pool, st); /* ours: it cannot be refused */
     else
-        FUT_FREE(st); /* malloc'd, or an extension state allocated with its node */
+        fut__state_dealloc(st);
+}
+
+/* Frees a state nobody holds. Never destroys the outcome: that was taken, handed on or
+ * discarded by whoever saw it last. */
+static inline void fut__state_free(fut__state *st)
+{
+#if FUT__FUTEX
+    if (st->env == NULL && st->op != FUT__OP_EXT) {
+        fut__state_dealloc(st); /* the common case: no pool, no node */
+        return;
+    }
+#endif
+    fut__state_free_slow(st);
 }
 
 /* The producer lets go (it lost to a cancel, or its record was detached). */

@@ -369,7 +369,9 @@ static inline void fut_pool_destroy(fut_pool *p)
 
 static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
 {
-    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE;
+#if FUT__POOL_CHECKS
+    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE; /* only the checks read it */
+#endif
     if (reused) {
         fut_stats_inc(p->cfg.stats, FUT_STAT_POOL_HIT);
         if (p->cfg.reset != NULL)
@@ -377,6 +379,8 @@ static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
     }
     return obj;
 }
+
+static FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m);
 
 static inline void *fut_pool_acquire(fut_pool *p)
 {
@@ -401,6 +405,11 @@ static inline void *fut_pool_acquire(fut_pool *p)
             return fut__pool_hand_out(p, obj, 1);
         }
     }
+    return fut__pool_acquire_slow(p, m);
+}
+
+static FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m)
+{
     /* Slow path: refill the magazine with the depot's newest half (order kept, so the
      * top is the most recently released), or take one object straight from the depot. */
     void *obj = NULL;
@@ -431,6 +440,8 @@ static inline void *fut_pool_acquire(fut_pool *p)
     return obj != NULL ? fut__pool_hand_out(p, obj, 0) : NULL;
 }
 
+static FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj);
+
 static inline int fut_pool_release(fut_pool *p, void *obj)
 {
     if (p == NULL || obj == NULL || p->id == 0)
@@ -441,8 +452,10 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
         return EINVAL; /* not from this pool */
     if (h->state != FUT__POOL_LIVE)
         return EALREADY; /* released twice */
-#endif
     h->state = FUT__POOL_IDLE;
+#else
+    (void)h;
+#endif
     fut_stats_inc(p->cfg.stats, FUT_STAT_POOLED);
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m != NULL) {
@@ -453,6 +466,12 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
             return 0;
         }
     }
+    fut__pool_release_slow(p, m, obj);
+    return 0;
+}
+
+static FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj)
+{
     pthread_mutex_lock(&p->lock);
     fut__pool_fold(p);
     if (m != NULL) {
@@ -505,7 +524,6 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
     pthread_mutex_unlock(&p->lock);
     if (obj != NULL)
         fut__pool_evict(p, obj); /* nothing idle could make room: this one goes */
-    return 0;
 }
 
 static inline void fut_pool_flush(fut_pool *p)

@@ -60,12 +60,23 @@
 
 #ifndef FUT_MALLOC
 #define FUT_MALLOC(n) malloc(n)
+#define FUT__MALLOC_DEFAULT 1 /* fut.h keeps a per-thread state cache only over malloc */
 #endif
 #ifndef FUT_FREE
 #define FUT_FREE(p) free(p)
 #endif
 #ifndef FUT_CACHE_LINE
 #define FUT_CACHE_LINE 64
+#endif
+
+/* Rare paths (COLD), and paths that are not the default one (NOINLINE), stay out of
+ * line so that the hot ones inline small (fut.h and pool.h use them). */
+#if defined(__GNUC__)
+#define FUT__COLD __attribute__((noinline, cold))
+#define FUT__NOINLINE __attribute__((noinline))
+#else
+#define FUT__COLD
+#define FUT__NOINLINE
 #endif
 
 /* The counters. Each is a count of events. */

@@ -3,6 +3,8 @@
  * checks. Criterion forks every test, so the counters of testutil.h start at zero. */
 #include "testutil.h"
 #include "fut.h"
+
+_Static_assert(FUT_STATE_CACHE == 0, "an own FUT_MALLOC (testutil.h) turns the state cache off");
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
