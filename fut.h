@@ -53,7 +53,8 @@
  * Config macros (define before including):
  *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
  *   FUT_SPIN                    polls with a cpu pause before a waiter yields (default 8)
- *   FUT_YIELD                   then polls with sched_yield before it parks (default 128)
+ *   FUT_YIELD_NS                then polls with sched_yield for up to this many ns
+ *                               before it parks (default 20000)
  *   FUT_STATE_CACHE             freed states a thread keeps for reuse (default 16; 0 when
  *                               FUT_MALLOC is yours or under AddressSanitizer)
  *   FUT_NO_FUTEX                park on a pthread condition variable even on Linux
@@ -109,8 +110,8 @@ extern long syscall(long number, ...); /* glibc hides it under strict C11 */
 #ifndef FUT_SPIN
 #define FUT_SPIN 8
 #endif
-#ifndef FUT_YIELD
-#define FUT_YIELD 128
+#ifndef FUT_YIELD_NS
+#define FUT_YIELD_NS 20000
 #endif
 /* Freed states kept per thread for reuse (fut_cache_flush). Off by default when FUT_MALLOC
  * is yours (you get exactly your allocator) and under AddressSanitizer (so that it sees
@@ -824,16 +825,23 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
      * slice. Measured on the handoff bench (2 vCPUs): 512 pause polls took 7.6 us a round
      * trip, no polls at all 1.5 us, 8 pauses then yields 0.75 us (bench/README.md).
      * acquire on every poll: the settled outcome is read after this returns. */
-    for (int i = 0; i < FUT_SPIN + FUT_YIELD; i++) {
+    uint64_t until = 0;
+    for (int i = 0;; i++) {
         if (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)
             return 0;
         if (i < FUT_SPIN) {
             fut__cpu_relax();
-        } else {
-            if (deadline_ns != UINT64_MAX && fut_now_ns() >= deadline_ns)
-                break; /* the loop below reports the timeout */
-            sched_yield();
+            continue;
         }
+        /* The yields are bounded in time, not in number: on a busy CPU one yield may
+         * give away a whole time slice, and a waiter that keeps coming back for more
+         * only takes turns from the threads doing the work. */
+        uint64_t now = fut_now_ns();
+        if (until == 0)
+            until = now + FUT_YIELD_NS;
+        if (now >= until || now >= deadline_ns)
+            break; /* park; the loop below also reports a timeout */
+        sched_yield();
     }
     struct timespec abs = fut__timespec(deadline_ns);
 #if FUT__FUTEX
