@@ -627,7 +627,7 @@ static inline fut_stats *fut__stats_of(const fut_env *env) { return env != NULL 
  * state is reused first. Thread-local, hence no atomics: a state freed on another thread
  * than the one that made it lands in the freeing thread's cache. The first free on a
  * thread arms a pthread key whose destructor frees the cache when the thread exits (the
- * main thread's stays until exit, reachable). Without a key nothing is cached. */
+ * main thread's is freed at exit, or stays reachable). Without a key nothing is cached. */
 typedef struct fut__cache {
     unsigned n;
     int armed; /* 0: not yet; 1: the key holds this cache; -1: no key, cache nothing */
@@ -636,25 +636,50 @@ typedef struct fut__cache {
 static _Thread_local fut__cache fut__tcache;
 static pthread_key_t fut__tcache_key;
 static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
-static int fut__tcache_key_ok; /* written once under pthread_once, which orders the reads */
+/* Set under pthread_once (which orders it before every arm), cleared at unload. relaxed
+ * throughout: a thread that still sees 1 after the unload arms a deleted key, which
+ * pthread_setspecific refuses, and then caches nothing. */
+static _Atomic int fut__tcache_key_ok;
 
 static void fut__tcache_exit(void *arg)
 {
     fut__cache *c = (fut__cache *)arg;
     while (c->n > 0)
         FUT_FREE(c->blk[--c->n]);
-    c->armed = 0; /* a free by a later destructor of this thread arms it again */
+    /* The thread is going: what later destructors free is freed at once (arming the key
+     * again would not help in the last round of destructors, and would leak). */
+    c->armed = -1;
 }
 
 static void fut__tcache_key_make(void)
 {
-    fut__tcache_key_ok = pthread_key_create(&fut__tcache_key, fut__tcache_exit) == 0;
+    atomic_store_explicit(&fut__tcache_key_ok, pthread_key_create(&fut__tcache_key, fut__tcache_exit) == 0,
+                          memory_order_relaxed);
 }
+
+#if defined(__GNUC__)
+/* When code holding this copy of fut.h is unloaded (dlclose of a shared library), the
+ * key must go first: a thread exiting later would call fut__tcache_exit, no longer
+ * mapped. The caches of threads still alive then are not freed (they leak: at most
+ * FUT_STATE_CACHE states a thread). */
+__attribute__((destructor)) static void fut__tcache_unload(void)
+{
+    if (atomic_exchange_explicit(&fut__tcache_key_ok, 0, memory_order_relaxed))
+        pthread_key_delete(fut__tcache_key);
+    fut__cache *c = &fut__tcache; /* the unloading thread's own, at least */
+    while (c->n > 0)
+        FUT_FREE(c->blk[--c->n]);
+    c->armed = -1;
+}
+#endif
 
 static FUT__COLD int fut__tcache_arm(fut__cache *c)
 {
     pthread_once(&fut__tcache_once, fut__tcache_key_make);
-    c->armed = fut__tcache_key_ok && pthread_setspecific(fut__tcache_key, c) == 0 ? 1 : -1;
+    c->armed = atomic_load_explicit(&fut__tcache_key_ok, memory_order_relaxed) &&
+                       pthread_setspecific(fut__tcache_key, c) == 0
+                   ? 1
+                   : -1;
     return c->armed;
 }
 
@@ -669,7 +694,7 @@ static inline void fut__state_dealloc(void *st)
     fut__cache *c = &fut__tcache;
 #ifndef NDEBUG
     for (unsigned i = 0; i < c->n; i++)
-        assert(c->blk[i] != st && "fut: a state freed twice"); /* a bug in fut, not yours */
+        assert(c->blk[i] != st && "fut: a state freed twice (a handle used after it was consumed?)");
 #endif
     if (c->n < FUT_STATE_CACHE && (c->armed == 1 || (c->armed == 0 && fut__tcache_arm(c) == 1)))
         c->blk[c->n++] = st;

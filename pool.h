@@ -369,14 +369,14 @@ static inline void fut_pool_destroy(fut_pool *p)
 
 static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
 {
-#if FUT__POOL_CHECKS
-    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE; /* only the checks read it */
-#endif
     if (reused) {
         fut_stats_inc(p->cfg.stats, FUT_STAT_POOL_HIT);
         if (p->cfg.reset != NULL)
             p->cfg.reset(obj, p->cfg.reset_ctx);
     }
+    /* Written in every build, though only checking builds read it: translation units
+     * built with and without NDEBUG may share one pool. */
+    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE;
     return obj;
 }
 
@@ -452,10 +452,8 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
         return EINVAL; /* not from this pool */
     if (h->state != FUT__POOL_LIVE)
         return EALREADY; /* released twice */
-    h->state = FUT__POOL_IDLE;
-#else
-    (void)h;
 #endif
+    h->state = FUT__POOL_IDLE; /* in every build: see fut__pool_hand_out */
     fut_stats_inc(p->cfg.stats, FUT_STAT_POOLED);
     fut__pool_mag *m = fut__pool_mag_get(p);
     if (m != NULL) {

@@ -10,7 +10,10 @@
 #include "testutil.h"
 #include "fut.h"
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <limits.h>
+#include <stdlib.h>
 
 _Static_assert(FUT_STATE_CACHE == 4, "an explicit FUT_STATE_CACHE wins over the defaults");
 
@@ -26,6 +29,16 @@ int cache_default_size(void);
 #endif
 #ifndef ASAN
 #define ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+#ifndef TSAN
+#define TSAN 0
 #endif
 
 static void fresh(void)
@@ -224,4 +237,126 @@ Test(fut_cache, states_from_a_pool_never_enter_the_cache)
     fut_pool_destroy(&pool);
     fut_cache_flush();
     cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_cache, a_reused_state_starts_clean_after_a_timed_wait)
+{
+    /* A timed wait parks (under FUT_NO_FUTEX it also gives the state a wait block); the
+     * state, reused, must wait and time out like a new one. */
+    for (int round = 0; round < 3; round++) {
+        fut_promise p;
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&p, &f), 0);
+        uintptr_t at = f.tag;
+        cr_assert_eq(fut_wait_until(&f, fut_now_ns() + 100000), ETIMEDOUT);
+        cr_assert_eq(fut_promise_set(&p, fut_i64(round)), 0);
+        cr_assert_eq(fut_wait_until(&f, fut_now_ns() + 100000), 0);
+        fut_result r = fut_get(&f);
+        cr_assert_eq(r.value.i64, round);
+        cr_assert_eq(cycle(9), at, "the state came back");
+    }
+    fut_cache_flush();
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_cache, an_env_with_only_stats_uses_the_cache)
+{
+    fut_stats st;
+    cr_assert_eq(fut_stats_init(&st, 4), 0);
+    fut_env env;
+    cr_assert_eq(fut_env_init(&env, NULL, &st), 0);
+    uintptr_t at = 0;
+    for (int i = 0; i < 3; i++) {
+        fut_promise p;
+        fut_future f;
+        cr_assert_eq(fut_promise_new_env(&p, &f, &env), 0);
+        if (i == 0)
+            at = f.tag;
+        else
+            cr_assert_eq(f.tag, at, "reused with a stats-only env");
+        cr_assert_eq(fut_promise_set(&p, fut_i64(i)), 0);
+        fut_drop(&f);
+    }
+    fut_stats_snap snap;
+    cr_assert_eq(fut_stats_snapshot(&st, &snap), 0);
+    cr_assert_eq(snap.c[FUT_STAT_SPAWNED], 3, "counted as before");
+    fut_stats_destroy(&st);
+    fut_cache_flush();
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Another key's destructor frees states in every round of thread-exit destructors, after
+ * the cache's own destructor ran (the cache's key was made first). Nothing may stay. */
+static pthread_key_t late_key;
+static _Atomic int late_rounds;
+
+static void late_destructor(void *arg)
+{
+    /* ThreadSanitizer finishes the thread in a destructor round of its own (the third of
+     * four with gcc 12's) and cannot run instrumented code after it: two rounds there. */
+    if (TSAN && atomic_load(&late_rounds) + 2 >= PTHREAD_DESTRUCTOR_ITERATIONS)
+        return;
+    atomic_fetch_add(&late_rounds, 1);
+    cycle(1);
+    pthread_setspecific(late_key, arg); /* call me again next round, while rounds last */
+}
+
+static void *exit_with_late_frees(void *arg)
+{
+    (void)arg;
+    cycle(0);
+    pthread_setspecific(late_key, &late_key);
+    return NULL;
+}
+
+Test(fut_cache, states_freed_by_later_destructors_of_an_exiting_thread_are_freed)
+{
+    cycle(0); /* makes the cache's key before late_key */
+    cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, exit_with_late_frees, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_geq(atomic_load(&late_rounds), 2, "the destructor ran %d rounds", atomic_load(&late_rounds));
+    fut_cache_flush();
+    cr_assert_eq(tu_live(), 0, "%ld states left after %d rounds", tu_live(), atomic_load(&late_rounds));
+}
+
+/* Unloading a shared library that used fut.h while a thread that used it still runs:
+ * the thread's exit must not call into the unmapped library (the cache's key goes at
+ * unload). meson passes the module's path in FUT_DL_UNIT. */
+typedef struct dl_run {
+    int (*churn)(void);
+    int sum;
+    pthread_barrier_t churned, unloaded;
+} dl_run;
+
+static void *dl_thread(void *arg)
+{
+    dl_run *d = arg;
+    d->sum = d->churn();
+    pthread_barrier_wait(&d->churned);
+    pthread_barrier_wait(&d->unloaded);
+    return NULL; /* thread-exit destructors run now, the module is gone */
+}
+
+Test(fut_cache, a_thread_outlives_the_unloaded_library_that_cached_for_it)
+{
+    const char *path = getenv("FUT_DL_UNIT");
+    cr_assert_not_null(path, "FUT_DL_UNIT: the path of dl_unit's module (meson test sets it)");
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(lib, "dlopen: %s", dlerror());
+    dl_run d;
+    *(void **)&d.churn = dlsym(lib, "dl_unit_churn"); /* POSIX's way past ISO C's rule */
+    cr_assert_not_null(d.churn);
+    pthread_barrier_init(&d.churned, NULL, 2);
+    pthread_barrier_init(&d.unloaded, NULL, 2);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, dl_thread, &d), 0);
+    pthread_barrier_wait(&d.churned);
+    cr_assert_eq(d.sum, 28);
+    cr_assert_eq(dlclose(lib), 0);
+    pthread_barrier_wait(&d.unloaded);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&d.churned);
+    pthread_barrier_destroy(&d.unloaded);
 }

@@ -983,3 +983,29 @@ Test(fut_pool_reuse, a_pool_reinitialised_at_the_same_address_starts_clean)
         cr_assert_eq(tu_live(), 0, "pool %d leaked", i);
     }
 }
+
+/* ---- units built with and without NDEBUG share a pool ------------------------------- */
+
+void *ndebug_acquire(fut_pool *p);           /* pool_ndebug_unit.c, built with NDEBUG */
+int ndebug_release(fut_pool *p, void *obj);
+
+Test(fut_pool_mixed_builds, a_release_build_unit_and_a_checking_one_share_a_pool)
+{
+    fut_pool p;
+    fut_pool_config cfg = {.size = 64, .capacity = 4};
+    cr_assert_eq(fut_pool_init(&p, &cfg), 0);
+    for (int round = 0; round < 3; round++) {
+        void *a = ndebug_acquire(&p); /* release-built acquire, checking release */
+        void *b = fut_pool_acquire(&p); /* checking acquire, release-built release */
+        cr_assert_not_null(a);
+        cr_assert_not_null(b);
+        cr_assert_eq(fut_pool_release(&p, a), 0, "an object acquired by a release build");
+        cr_assert_eq(ndebug_release(&p, b), 0);
+        cr_assert_eq(fut_pool_release(&p, a), EALREADY, "the checks still see a double release");
+    }
+    fut_pool_counts c;
+    cr_assert_eq(fut_pool_counts_get(&p, &c), 0);
+    cr_assert_eq(c.live, 0, "%zu objects never came back", (size_t)c.live);
+    cr_assert_eq(c.allocated, c.idle + c.evicted);
+    fut_pool_destroy(&p); /* (tu_live() counts per unit: LeakSanitizer checks the rest) */
+}
