@@ -46,19 +46,6 @@ static uint64_t op_ready(void *, uint64_t iters)
     return t1 - t0;
 }
 
-static uint64_t op_pair(void *, uint64_t iters)
-{
-    uint64_t acc = 0, t0 = bench_now();
-    for (uint64_t i = 0; i < iters; i++) {
-        boost::promise<int64_t> p;
-        boost::future<int64_t> f = p.get_future();
-        p.set_value(static_cast<int64_t>(i));
-        acc += static_cast<uint64_t>(f.get());
-    }
-    uint64_t t1 = bench_now();
-    bench_keep(acc);
-    return t1 - t0;
-}
 
 static int64_t add1(boost::future<int64_t> r) { return r.get() + 1; }
 
@@ -149,7 +136,7 @@ int main(int argc, char **argv)
     if (bench_wanted(&args, "ready"))
         bench_emit("ready", "boost", bench_measure(op_ready, NULL, UINT64_MAX), 1);
     if (bench_wanted(&args, "pair"))
-        bench_emit("pair", "boost", bench_measure(op_pair, NULL, UINT64_MAX), 1);
+        bench_emit("pair", "boost", bench_measure(peer_op_pair<boost_promise, boost_future>, NULL, UINT64_MAX), 1);
     if (bench_wanted(&args, "then1"))
         bench_emit("then1", "boost", bench_measure(op_then, &one, UINT64_MAX), 1);
     if (bench_wanted(&args, "then10"))

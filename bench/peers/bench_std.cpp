@@ -35,19 +35,6 @@ static uint64_t op_ready(void *, uint64_t iters)
     return t1 - t0;
 }
 
-static uint64_t op_pair(void *, uint64_t iters)
-{
-    uint64_t acc = 0, t0 = bench_now();
-    for (uint64_t i = 0; i < iters; i++) {
-        std::promise<int64_t> p;
-        std::future<int64_t> f = p.get_future();
-        p.set_value(static_cast<int64_t>(i));
-        acc += static_cast<uint64_t>(f.get());
-    }
-    uint64_t t1 = bench_now();
-    bench_keep(acc);
-    return t1 - t0;
-}
 
 template <class T> using std_promise = std::promise<T>;
 template <class T> using std_future = std::future<T>;
@@ -62,7 +49,7 @@ int main(int argc, char **argv)
     if (bench_wanted(&args, "ready"))
         bench_emit("ready", "std", bench_measure(op_ready, NULL, UINT64_MAX), 1);
     if (bench_wanted(&args, "pair"))
-        bench_emit("pair", "std", bench_measure(op_pair, NULL, UINT64_MAX), 1);
+        bench_emit("pair", "std", bench_measure(peer_op_pair<std_promise, std_future>, NULL, UINT64_MAX), 1);
     if (bench_wanted(&args, "handoff"))
         bench_emit("handoff", "std", bench_measure(handoff::op_pairs, &pairs, 200000), pairs * 2);
     return 0;

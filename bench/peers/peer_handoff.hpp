@@ -1,4 +1,7 @@
-/* The `handoff` op for the C++ peers, written once for std and boost so that both do
+/* The ops the C++ peers do the same way, written once for std and boost: `pair` (make a
+ * promise and its future, set, read) and `handoff`.
+ *
+ * The `handoff` op, so that both do
  * exactly what bench_fut.c's ping_main/pong_main do: a round trip between two threads
  * with a fresh promise each way. Ping makes a fresh reply promise and settles the
  * promise pong waits on with it; pong makes a fresh promise for the next ping and
@@ -23,6 +26,21 @@
 
 #include <cstdint>
 #include <utility>
+
+template <template <class> class Promise, template <class> class Future>
+static uint64_t peer_op_pair(void *, uint64_t iters)
+{
+    uint64_t acc = 0, t0 = bench_now();
+    for (uint64_t i = 0; i < iters; i++) {
+        Promise<int64_t> p;
+        Future<int64_t> f = p.get_future();
+        p.set_value(static_cast<int64_t>(i));
+        acc += static_cast<uint64_t>(f.get());
+    }
+    uint64_t t1 = bench_now();
+    bench_keep(acc);
+    return t1 - t0;
+}
 
 template <template <class> class Promise, template <class> class Future>
 struct peer_handoff {
