@@ -231,7 +231,9 @@ static inline size_t fut_state_size(void);
 /* Without a pool, each thread keeps up to FUT_STATE_CACHE freed states for reuse (the
  * last freed first), so a promise made after one was consumed costs no malloc. A thread's
  * cache is freed when it exits; this frees the calling thread's cache now (of this
- * translation unit: each one that includes fut.h has its own). Safe at any time. */
+ * translation unit: each one that includes fut.h has its own). Takes no argument, so it
+ * consumes and borrows nothing and has no bad input; safe at any time, any number of
+ * times, and a no-op when FUT_STATE_CACHE is 0. */
 static inline void fut_cache_flush(void);
 
 /* The struct that embeds a member: recovers your object from its fut_task (or any
@@ -641,11 +643,16 @@ static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
  * pthread_setspecific refuses, and then caches nothing. */
 static _Atomic int fut__tcache_key_ok;
 
+static inline void fut__tcache_drain(fut__cache *c)
+{
+    while (c->n > 0)
+        FUT_FREE(c->blk[--c->n]);
+}
+
 static void fut__tcache_exit(void *arg)
 {
     fut__cache *c = (fut__cache *)arg;
-    while (c->n > 0)
-        FUT_FREE(c->blk[--c->n]);
+    fut__tcache_drain(c);
     /* The thread is going: what later destructors free is freed at once (arming the key
      * again would not help in the last round of destructors, and would leak). */
     c->armed = -1;
@@ -666,10 +673,8 @@ __attribute__((destructor)) static void fut__tcache_unload(void)
 {
     if (atomic_exchange_explicit(&fut__tcache_key_ok, 0, memory_order_relaxed))
         pthread_key_delete(fut__tcache_key);
-    fut__cache *c = &fut__tcache; /* the unloading thread's own, at least */
-    while (c->n > 0)
-        FUT_FREE(c->blk[--c->n]);
-    c->armed = -1;
+    fut__tcache_drain(&fut__tcache); /* the unloading thread's own, at least */
+    fut__tcache.armed = -1;
 }
 #endif
 
@@ -702,41 +707,28 @@ static inline void fut__state_dealloc(void *st)
         FUT_FREE(st);
 }
 
-static inline void fut_cache_flush(void)
-{
-    fut__cache *c = &fut__tcache;
-    while (c->n > 0)
-        FUT_FREE(c->blk[--c->n]);
-}
+static inline void fut_cache_flush(void) { fut__tcache_drain(&fut__tcache); }
 #else
 static inline void *fut__state_alloc(void) { return FUT_MALLOC(sizeof(fut__state)); }
 static inline void fut__state_dealloc(void *st) { FUT_FREE(st); }
 static inline void fut_cache_flush(void) {}
 #endif
 
-static FUT__NOINLINE fut__state *fut__state_new_env(unsigned op, const fut_env *env)
+/* A block for a state with an env: from its pool, else as without one; counted. */
+static FUT__NOINLINE void *fut__state_alloc_env(const fut_env *env)
 {
-    fut__state *st;
-    if (env->pool != NULL)
-        st = (fut__state *)fut_pool_acquire(env->pool);
-    else
-        st = (fut__state *)fut__state_alloc();
-    if (st != NULL) {
-        fut__state_init(st, op);
-        st->env = env;
+    void *st = env->pool != NULL ? fut_pool_acquire(env->pool) : fut__state_alloc();
+    if (st != NULL)
         fut_stats_inc(env->stats, FUT_STAT_SPAWNED);
-    }
     return st;
 }
 
 static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
 {
-    if (env != NULL)
-        return fut__state_new_env(op, env); /* a pool, stats, or both */
-    fut__state *st = (fut__state *)fut__state_alloc();
+    fut__state *st = (fut__state *)(env != NULL ? fut__state_alloc_env(env) : fut__state_alloc());
     if (st != NULL) {
         fut__state_init(st, op);
-        st->env = NULL;
+        st->env = env;
     }
     return st;
 }
@@ -763,7 +755,7 @@ static FUT__NOINLINE void fut__state_free_slow(fut__state *st)
  * discarded by whoever saw it last. */
 static inline void fut__state_free(fut__state *st)
 {
-#if FUT__FUTEX
+#if FUT__FUTEX /* (the condvar fallback always checks for a wait block to free) */
     if (st->env == NULL && st->op != FUT__OP_EXT) {
         fut__state_dealloc(st); /* the common case: no pool, no node */
         return;

@@ -3066,6 +3066,7 @@ enum { CHAIN = 1000000 };
 typedef struct chain_job {
     long ran;
     int built;        /* every link was pending when made */
+    int mixed;        /* chain_settle_main: then only (0), or then/recover/finally (1) */
     int settle_rc, cancel_rc, cancelled;
     size_t queued;    /* what a closed manual queue still held */
     _Atomic int hooked;
@@ -3130,22 +3131,7 @@ static void *chain_settle_main(void *arg)
     fut_future f;
     if (fut_promise_new(&p, &f) != 0)
         return NULL;
-    f = build_chain(j, f, &inl, 0);
-    j->settle_rc = fut_promise_set(&p, fut_i64(0));
-    j->out = fut_get(&f);
-    return NULL;
-}
-
-static void *chain_mixed_main(void *arg)
-{
-    chain_job *j = arg;
-    fut_sched inl;
-    fut_inline_init(&inl);
-    fut_promise p;
-    fut_future f;
-    if (fut_promise_new(&p, &f) != 0)
-        return NULL;
-    f = build_chain(j, f, &inl, 1);
+    f = build_chain(j, f, &inl, j->mixed);
     j->settle_rc = fut_promise_set(&p, fut_i64(0));
     j->out = fut_get(&f);
     return NULL;
@@ -3231,8 +3217,8 @@ Test(fut_trampoline, a_million_thens_settle_on_a_small_stack_with_the_exact_valu
 
 Test(fut_trampoline, a_million_mixed_recover_and_finally_settle_on_a_small_stack, .timeout = 10)
 {
-    chain_job j = {0};
-    run_on_small_stack(chain_mixed_main, &j);
+    chain_job j = {.mixed = 1};
+    run_on_small_stack(chain_settle_main, &j);
     cr_assert_eq(j.built, 1);
     cr_assert_eq(j.settle_rc, 0);
     cr_assert_eq(j.out.err, 0);
