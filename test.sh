@@ -80,6 +80,10 @@ if wanted headers; then
     done
 fi
 wanted docs && check "README tour matches the examples" python3 scripts/check_readme.py
+# A per-test wall-clock limit is a timing assertion: a correct run on a busy 2-core machine
+# can exceed it. Hangs are caught by meson's per-executable timeout (tests/meson.build).
+wanted docs && check "tests: no per-test Criterion timeouts" \
+    sh -c '! grep -n "\.timeout[[:space:]]*=" tests/*.c tests/*/*.c 2>/dev/null'
 if wanted use; then # the three ways users take fut
     for cc in gcc clang; do
         check "use: meson subproject ($cc)" scripts/check_consumer.sh "$cc"

@@ -175,7 +175,7 @@ static void wa_main(void *ctx)
         w->all = fut_when_all(w->f, w->n);
 }
 
-Test(stress_batch, when_all_over_many_futures_puts_every_value_in_its_slot, .timeout = 300)
+Test(stress_batch, when_all_over_many_futures_puts_every_value_in_its_slot)
 {
     size_t n = (size_t)TU_ITERS(100000);
     crew c;
@@ -270,7 +270,7 @@ static fut_value reduce_combine(void *ctx, fut_value a, fut_value b)
     return fut_u64(mat_mul(a.u64, b.u64));
 }
 
-Test(stress_batch, map_filter_reduce_over_a_million_items_on_a_pool_equal_a_serial_loop, .timeout = 300)
+Test(stress_batch, map_filter_reduce_over_a_million_items_on_a_pool_equal_a_serial_loop)
 {
     size_t n = (size_t)TU_ITERS(1000000);
     int32_t *in = malloc(n * sizeof *in);
@@ -441,7 +441,7 @@ static void fail_fast_rounds(int during)
  * resolves that slot as CANCELLED - and the node may be freed by then (the consumer
  * took the result). TSan: race between the free (fut__state_free from fut_get) and the
  * read in fut__hand_on; ASan: heap-use-after-free there. */
-Test(stress_batch, fail_fast_when_all_races_the_other_producers, .timeout = 300)
+Test(stress_batch, fail_fast_when_all_races_the_other_producers)
 {
     fail_fast_rounds(0);
 }
@@ -452,7 +452,7 @@ Test(stress_batch, fail_fast_when_all_races_the_other_producers, .timeout = 300)
  * outcome); the unit test fut_when_all::a_value_settled_before_the_call_behind_an_error_
  * is_destroyed shows it deterministically. This race also runs the creator's linking
  * against a concurrent fail-fast cancel of the same slot. */
-Test(stress_batch, fail_fast_when_all_built_while_its_inputs_settle, .timeout = 300)
+Test(stress_batch, fail_fast_when_all_built_while_its_inputs_settle)
 {
     fail_fast_rounds(1);
 }
@@ -498,7 +498,7 @@ static void lk_main(void *ctx)
  * fut__join_start links input i (slot PENDING, not yet attached), a fail-fast on input
  * 0 cancels slot i and takes over the input; the creator then attaches it anyway: for
  * an input that had settled, both let go of it. */
-Test(stress_batch, when_all_linking_races_a_fail_fast_cancel, .timeout = 300)
+Test(stress_batch, when_all_linking_races_a_fail_fast_cancel)
 {
     long rounds = TU_ITERS(20000);
     crew c;
@@ -638,7 +638,7 @@ static void when_any_rounds(int during)
 /* Regression: failed under TSan and ASan until fixed; the same race as
  * fail_fast_when_all_races_the_other_producers, between a loser's delivery and the
  * winner's cancel of its slot. */
-Test(stress_batch, when_any_races_have_exactly_one_winner, .timeout = 300)
+Test(stress_batch, when_any_races_have_exactly_one_winner)
 {
     when_any_rounds(0);
 }
@@ -646,7 +646,7 @@ Test(stress_batch, when_any_races_have_exactly_one_winner, .timeout = 300)
 /* Regression: Built while its inputs settle, when_any leaks every loser that had
  * settled into its state before it was linked, behind the winner (same cause as
  * fut_when_any::a_loser_settled_before_the_call_is_destroyed). */
-Test(stress_batch, when_any_built_while_its_inputs_settle, .timeout = 300)
+Test(stress_batch, when_any_built_while_its_inputs_settle)
 {
     when_any_rounds(1);
 }
@@ -693,7 +693,7 @@ static void ca_main(void *ctx)
 /* Regression: failed under TSan and ASan until fixed; the same race as
  * fail_fast_when_all_races_the_other_producers, the slot resolved by fut_cancel on the
  * result. */
-Test(stress_batch, cancelling_when_all_races_its_inputs_settling, .timeout = 300)
+Test(stress_batch, cancelling_when_all_races_its_inputs_settling)
 {
     long rounds = TU_ITERS(120000) / CA_K;
     crew c;
@@ -806,7 +806,7 @@ static void pl_push(crew *c, int id)
     }
 }
 
-Test(stress_batch, pipeline_fed_from_two_threads_delivers_every_item_once, .timeout = 300)
+Test(stress_batch, pipeline_fed_from_two_threads_delivers_every_item_once)
 {
     size_t n = (size_t)TU_ITERS(20000);
     crew c;
@@ -890,7 +890,7 @@ static fut_future pl_inc(void *ctx, fut_result r)
  * calls destroy before that worker has left the loop. A caller has no way to wait for
  * that but to retry. (About 1 round in 2000 on an idle 2-core machine; far more under
  * load or a sanitizer.) */
-Test(stress_batch, pipeline_destroy_after_every_item_settled_is_not_ebusy, .timeout = 300)
+Test(stress_batch, pipeline_destroy_after_every_item_settled_is_not_ebusy)
 {
     long rounds = TU_ITERS(20000);
     tpool tp;

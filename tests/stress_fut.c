@@ -182,7 +182,7 @@ static void scenario1(void)
     }
 }
 
-Test(stress_fut, settle_and_attach_race_every_continuation_runs_once, .timeout = 300)
+Test(stress_fut, settle_and_attach_race_every_continuation_runs_once)
 {
     scenario1();
 }
@@ -297,7 +297,7 @@ static s2_totals scenario2(void)
     return tot;
 }
 
-Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 300)
+Test(stress_fut, cancel_races_settle_through_a_chain_consistently)
 {
     scenario2();
 }
@@ -307,7 +307,7 @@ Test(stress_fut, cancel_races_settle_through_a_chain_consistently, .timeout = 30
  * the scenarios' own checks hold, the counters are exact where the outcome is known
  * (spawned, chained) and bounded where the race decides (cancelled), and the pool ends
  * with every object back: allocated == idle + evicted. */
-Test(stress_fut, both_races_with_a_pool_and_a_stats_block, .timeout = 300)
+Test(stress_fut, both_races_with_a_pool_and_a_stats_block)
 {
     fut_stats st;
     fut_pool pool;
@@ -409,7 +409,7 @@ static void s3_cancel(race *r, int role, size_t i)
     c->it[i].cancel_rc = fut_cancel(&c->it[i].g);
 }
 
-Test(stress_fut, flattening_races_settle_and_cancel_without_loss, .timeout = 300)
+Test(stress_fut, flattening_races_settle_and_cancel_without_loss)
 {
     size_t n = (size_t)TU_ITERS(20000);
     uint64_t start = fut_now_ns();
@@ -498,7 +498,7 @@ static void s4_consume(race *r, int role, size_t i)
     }
 }
 
-Test(stress_fut, pointer_values_are_destroyed_exactly_once, .timeout = 300)
+Test(stress_fut, pointer_values_are_destroyed_exactly_once)
 {
     size_t n = (size_t)TU_ITERS(20000);
     uint64_t start = fut_now_ns();
@@ -548,7 +548,7 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-Test(stress_fut, every_waiter_wakes_on_settle, .timeout = 300)
+Test(stress_fut, every_waiter_wakes_on_settle)
 {
     int nthreads = (int)TU_THREADS();
     int rounds = (int)TU_ITERS(20000) / 10;
@@ -612,7 +612,7 @@ static void *pong_main(void *arg)
     return NULL;
 }
 
-Test(stress_fut, ping_pong_hand_off_with_fresh_promises, .timeout = 300)
+Test(stress_fut, ping_pong_hand_off_with_fresh_promises)
 {
     pingctx c = {.rounds = (int)TU_ITERS(20000), .seen = 0};
     fut_promise to_pong;
@@ -670,7 +670,7 @@ static void s6_chain(race *r, int role, size_t i)
         c->it[i].g[k] = fut_then(&c->it[i].out[k], &c->inl, add1, &c->it[i].ran);
 }
 
-Test(stress_fut, split_outputs_all_receive_the_value, .timeout = 300)
+Test(stress_fut, split_outputs_all_receive_the_value)
 {
     size_t n = (size_t)TU_ITERS(20000) / 2;
     ctx6 c;

@@ -187,7 +187,7 @@ static void stats_round(unsigned shards, int threads, long iters, const char *wh
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(stress_stats, every_thread_on_its_own_shard_counts_exactly, .timeout = 300)
+Test(stress_stats, every_thread_on_its_own_shard_counts_exactly)
 {
     int n = threads_knob();
     long iters = TU_ITERS(400000);
@@ -196,7 +196,7 @@ Test(stress_stats, every_thread_on_its_own_shard_counts_exactly, .timeout = 300)
         stats_round((unsigned)n, n, iters, "a shard each");
 }
 
-Test(stress_stats, fewer_shards_than_threads_count_exactly, .timeout = 300)
+Test(stress_stats, fewer_shards_than_threads_count_exactly)
 {
     int n = threads_knob();
     long iters = TU_ITERS(400000);
@@ -209,7 +209,7 @@ Test(stress_stats, fewer_shards_than_threads_count_exactly, .timeout = 300)
 
 /* Threads that come and go: each wave claims shards until none is left, and every later
  * thread shares the overflow shard; the totals stay exact. */
-Test(stress_stats, threads_that_come_and_go_count_exactly, .timeout = 300)
+Test(stress_stats, threads_that_come_and_go_count_exactly)
 {
     int n = threads_knob();
     long iters = TU_ITERS(400000) / 20;
@@ -420,7 +420,7 @@ static void pool_round(size_t capacity, unsigned magazine, size_t warm, int thre
     free(ws);
 }
 
-Test(stress_pool, random_acquire_release_and_hand_off_keep_ownership_and_counts, .timeout = 300)
+Test(stress_pool, random_acquire_release_and_hand_off_keep_ownership_and_counts)
 {
     int n = threads_knob();
     long iters = TU_ITERS(400000);
@@ -482,7 +482,7 @@ static void *churn_long_work(void *arg)
     return NULL;
 }
 
-Test(stress_pool, threads_exiting_while_others_work_keep_the_counts, .timeout = 300)
+Test(stress_pool, threads_exiting_while_others_work_keep_the_counts)
 {
     int n = threads_knob();
     int longs = n > 1 ? n - 1 : 1;

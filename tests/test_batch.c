@@ -1011,7 +1011,7 @@ static void *settle_main(void *arg)
     return NULL;
 }
 
-Test(fut_fold, steps_run_on_the_thread_that_settled_the_last_of_the_prefix, .timeout = 30)
+Test(fut_fold, steps_run_on_the_thread_that_settled_the_last_of_the_prefix)
 {
     proms x;
     proms_new(&x, 2);
@@ -1264,13 +1264,13 @@ static void check_reduce(int kind)
 
 Test(fut_map, equals_a_serial_loop_on_the_inline_scheduler) { check_map(K_INLINE); }
 Test(fut_map, equals_a_serial_loop_on_the_manual_scheduler_once_run) { check_map(K_MANUAL); }
-Test(fut_map, equals_a_serial_loop_on_a_thread_pool, .timeout = 60) { check_map(K_POOL); }
+Test(fut_map, equals_a_serial_loop_on_a_thread_pool) { check_map(K_POOL); }
 Test(fut_filter, keeps_order_and_count_on_the_inline_scheduler) { check_filter(K_INLINE); }
 Test(fut_filter, keeps_order_and_count_on_the_manual_scheduler_once_run) { check_filter(K_MANUAL); }
-Test(fut_filter, keeps_order_and_count_on_a_thread_pool, .timeout = 60) { check_filter(K_POOL); }
+Test(fut_filter, keeps_order_and_count_on_a_thread_pool) { check_filter(K_POOL); }
 Test(fut_reduce, equals_the_serial_left_fold_on_the_inline_scheduler) { check_reduce(K_INLINE); }
 Test(fut_reduce, equals_the_serial_left_fold_on_the_manual_scheduler_once_run) { check_reduce(K_MANUAL); }
-Test(fut_reduce, equals_the_serial_left_fold_on_a_thread_pool, .timeout = 60) { check_reduce(K_POOL); }
+Test(fut_reduce, equals_the_serial_left_fold_on_a_thread_pool) { check_reduce(K_POOL); }
 
 Test(fut_reduce, no_elements_give_the_identity)
 {
@@ -1515,7 +1515,7 @@ Test(fut_map, a_refusing_scheduler_settles_it_with_the_error_and_runs_no_chunk)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_map, a_pool_that_takes_only_part_settles_it_with_the_error, .timeout = 60)
+Test(fut_map, a_pool_that_takes_only_part_settles_it_with_the_error)
 {
     tpool tp;
     cr_assert_eq(tpool_init(&tp, 2, 2), 0); /* room for 2 queued tasks */
@@ -1927,7 +1927,7 @@ static fut_future count_fn(void *ctx, fut_result r)
     return fut_ready(fut_i64(1));
 }
 
-Test(fut_batch, spawned_tasks_run_on_a_thread_pool, .timeout = 60)
+Test(fut_batch, spawned_tasks_run_on_a_thread_pool)
 {
     tpool tp;
     cr_assert_eq(tpool_init(&tp, 2, 0), 0);
@@ -2533,7 +2533,7 @@ static void *long_main(void *arg)
     return NULL;
 }
 
-Test(fut_pipeline, ten_thousand_items_on_inline_stages_finish_with_a_bounded_stack, .timeout = 60)
+Test(fut_pipeline, ten_thousand_items_on_inline_stages_finish_with_a_bounded_stack)
 {
     longrun lr;
     memset(&lr, 0, sizeof lr);

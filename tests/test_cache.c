@@ -62,7 +62,7 @@ static uintptr_t cycle(int64_t v)
     return at;
 }
 
-TestSuite(fut_cache, .init = fresh, .timeout = 30);
+TestSuite(fut_cache, .init = fresh);
 
 Test(fut_cache, defaults_follow_the_allocator_and_the_sanitizer)
 {

@@ -301,38 +301,38 @@ static void *mwait_main(void *arg)
 
 /* A bug that leaves a future pending must fail its test, not hang the run: every suite
  * has a time limit (nothing here comes near it when fut.h is right). */
-TestSuite(fut_value, .timeout = 10);
-TestSuite(fut_ready, .timeout = 10);
-TestSuite(fut_ready_ptr, .timeout = 10);
-TestSuite(fut_failed, .timeout = 10);
-TestSuite(fut_from_result, .timeout = 10);
-TestSuite(fut_promise_new, .timeout = 10);
-TestSuite(fut_promise_set, .timeout = 10);
-TestSuite(fut_promise_set_ptr, .timeout = 10);
-TestSuite(fut_promise_fail, .timeout = 10);
-TestSuite(fut_promise_settle, .timeout = 10);
-TestSuite(fut_promise_drop, .timeout = 10);
-TestSuite(fut_promise_cancelled, .timeout = 10);
-TestSuite(fut_promise_on_cancel, .timeout = 10);
-TestSuite(fut_then, .timeout = 10);
-TestSuite(fut_recover, .timeout = 10);
-TestSuite(fut_finally, .timeout = 10);
-TestSuite(fut_split, .timeout = 10);
-TestSuite(fut_sched_submit, .timeout = 10);
-TestSuite(fut_sched_submit_many, .timeout = 10);
-TestSuite(fut_sched, .timeout = 10);
-TestSuite(fut_inline, .timeout = 10);
-TestSuite(fut_manual, .timeout = 10);
-TestSuite(fut_is_ready, .timeout = 10);
-TestSuite(fut_wait, .timeout = 10);
-TestSuite(fut_wait_for, .timeout = 10);
-TestSuite(fut_wait_until, .timeout = 10);
-TestSuite(fut_try_get, .timeout = 10);
-TestSuite(fut_get, .timeout = 10);
-TestSuite(fut_drop, .timeout = 10);
-TestSuite(fut_now_ns, .timeout = 10);
-TestSuite(fut_cancel, .timeout = 10);
-TestSuite(fut_trampoline, .timeout = 10);
+TestSuite(fut_value);
+TestSuite(fut_ready);
+TestSuite(fut_ready_ptr);
+TestSuite(fut_failed);
+TestSuite(fut_from_result);
+TestSuite(fut_promise_new);
+TestSuite(fut_promise_set);
+TestSuite(fut_promise_set_ptr);
+TestSuite(fut_promise_fail);
+TestSuite(fut_promise_settle);
+TestSuite(fut_promise_drop);
+TestSuite(fut_promise_cancelled);
+TestSuite(fut_promise_on_cancel);
+TestSuite(fut_then);
+TestSuite(fut_recover);
+TestSuite(fut_finally);
+TestSuite(fut_split);
+TestSuite(fut_sched_submit);
+TestSuite(fut_sched_submit_many);
+TestSuite(fut_sched);
+TestSuite(fut_inline);
+TestSuite(fut_manual);
+TestSuite(fut_is_ready);
+TestSuite(fut_wait);
+TestSuite(fut_wait_for);
+TestSuite(fut_wait_until);
+TestSuite(fut_try_get);
+TestSuite(fut_get);
+TestSuite(fut_drop);
+TestSuite(fut_now_ns);
+TestSuite(fut_cancel);
+TestSuite(fut_trampoline);
 
 /* ---- values and results ------------------------------------------------------------ */
 
@@ -853,7 +853,7 @@ Test(fut_promise_on_cancel, hook_runs_exactly_once_on_cancel)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_on_cancel, hook_runs_on_the_cancelling_thread, .timeout = 10)
+Test(fut_promise_on_cancel, hook_runs_on_the_cancelling_thread)
 {
     fut_promise p;
     fut_future f;
@@ -2259,7 +2259,7 @@ Test(fut_inline, submit_runs_the_task_at_once)
         cr_assert_eq(t[i].runs, 1);
 }
 
-Test(fut_inline, runs_continuations_on_the_settling_thread, .timeout = 10)
+Test(fut_inline, runs_continuations_on_the_settling_thread)
 {
     fut_sched inl;
     fut_inline_init(&inl);
@@ -2477,7 +2477,7 @@ Test(fut_manual, wait_rejects_null)
     cr_assert_eq(fut_manual_wait(NULL, UINT64_MAX), EINVAL);
 }
 
-Test(fut_manual, wait_wakes_when_another_thread_submits, .timeout = 10)
+Test(fut_manual, wait_wakes_when_another_thread_submits)
 {
     fut_manual m;
     cr_assert_eq(fut_manual_init(&m, 0), 0);
@@ -2494,7 +2494,7 @@ Test(fut_manual, wait_wakes_when_another_thread_submits, .timeout = 10)
     fut_manual_destroy(&m);
 }
 
-Test(fut_manual, wait_wakes_with_eshutdown_when_another_thread_closes, .timeout = 10)
+Test(fut_manual, wait_wakes_with_eshutdown_when_another_thread_closes)
 {
     fut_manual m;
     cr_assert_eq(fut_manual_init(&m, 0), 0);
@@ -2520,7 +2520,7 @@ static void *mrunner_main(void *arg)
     return NULL;
 }
 
-Test(fut_manual, continuations_run_on_the_thread_that_runs_the_queue, .timeout = 10)
+Test(fut_manual, continuations_run_on_the_thread_that_runs_the_queue)
 {
     fut_manual m;
     cr_assert_eq(fut_manual_init(&m, 0), 0);
@@ -2593,7 +2593,7 @@ Test(fut_wait, null_empty_or_spent_is_einval)
     cr_assert_eq(fut_wait_for(&r, MS), EINVAL);
 }
 
-Test(fut_wait, wakes_a_waiter_thread_when_this_thread_settles, .timeout = 10)
+Test(fut_wait, wakes_a_waiter_thread_when_this_thread_settles)
 {
     fut_promise p;
     fut_future f;
@@ -2611,7 +2611,7 @@ Test(fut_wait, wakes_a_waiter_thread_when_this_thread_settles, .timeout = 10)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_wait, wakes_this_thread_when_a_worker_settles, .timeout = 10)
+Test(fut_wait, wakes_this_thread_when_a_worker_settles)
 {
     settler s = {0};
     fut_future f;
@@ -2628,7 +2628,7 @@ Test(fut_wait, wakes_this_thread_when_a_worker_settles, .timeout = 10)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_wait, wakes_two_threads_waiting_on_the_same_future, .timeout = 10)
+Test(fut_wait, wakes_two_threads_waiting_on_the_same_future)
 {
     fut_promise p;
     fut_future f;
@@ -2687,7 +2687,7 @@ Test(fut_wait_until, past_deadline_times_out_on_a_pending_future)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_wait_until, future_deadline_returns_when_the_future_settles, .timeout = 10)
+Test(fut_wait_until, future_deadline_returns_when_the_future_settles)
 {
     settler s = {0};
     fut_future f;
@@ -2984,7 +2984,7 @@ Test(fut_cancel, reaches_the_inner_promise_when_the_flattening_future_itself_is_
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_cancel, wakes_a_thread_blocked_in_wait, .timeout = 10)
+Test(fut_cancel, wakes_a_thread_blocked_in_wait)
 {
     fut_promise p;
     fut_future f;
@@ -3203,7 +3203,7 @@ static void run_on_small_stack(void *(*fn)(void *), chain_job *j)
     cr_assert_eq(pthread_join(t, NULL), 0);
 }
 
-Test(fut_trampoline, a_million_thens_settle_on_a_small_stack_with_the_exact_value, .timeout = 10)
+Test(fut_trampoline, a_million_thens_settle_on_a_small_stack_with_the_exact_value)
 {
     chain_job j = {0};
     run_on_small_stack(chain_settle_main, &j);
@@ -3215,7 +3215,7 @@ Test(fut_trampoline, a_million_thens_settle_on_a_small_stack_with_the_exact_valu
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_trampoline, a_million_mixed_recover_and_finally_settle_on_a_small_stack, .timeout = 10)
+Test(fut_trampoline, a_million_mixed_recover_and_finally_settle_on_a_small_stack)
 {
     chain_job j = {.mixed = 1};
     run_on_small_stack(chain_settle_main, &j);
@@ -3228,7 +3228,7 @@ Test(fut_trampoline, a_million_mixed_recover_and_finally_settle_on_a_small_stack
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_trampoline, cancelling_the_end_of_a_million_chain_finishes_without_leaks, .timeout = 10)
+Test(fut_trampoline, cancelling_the_end_of_a_million_chain_finishes_without_leaks)
 {
     chain_job j = {0};
     run_on_small_stack(chain_cancel_main, &j);
@@ -3242,7 +3242,7 @@ Test(fut_trampoline, cancelling_the_end_of_a_million_chain_finishes_without_leak
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_trampoline, dropping_the_head_promise_of_a_million_chain_finishes_without_leaks, .timeout = 10)
+Test(fut_trampoline, dropping_the_head_promise_of_a_million_chain_finishes_without_leaks)
 {
     chain_job j = {0};
     run_on_small_stack(chain_drop_main, &j);
@@ -3252,8 +3252,7 @@ Test(fut_trampoline, dropping_the_head_promise_of_a_million_chain_finishes_witho
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_trampoline, a_million_continuations_refused_by_a_closed_scheduler_settle_on_a_small_stack,
-     .timeout = 10)
+Test(fut_trampoline, a_million_continuations_refused_by_a_closed_scheduler_settle_on_a_small_stack)
 {
     chain_job j = {0};
     run_on_small_stack(chain_refused_main, &j);

@@ -756,7 +756,7 @@ static void *acquire_release_then_exit(void *arg)
     return NULL;
 }
 
-Test(fut_pool_threads, an_exiting_thread_returns_its_magazine_to_the_depot, .timeout = 30)
+Test(fut_pool_threads, an_exiting_thread_returns_its_magazine_to_the_depot)
 {
     fut_stats st;
     cr_assert_eq(fut_stats_init(&st, 4), 0);
@@ -787,7 +787,7 @@ Test(fut_pool_threads, an_exiting_thread_returns_its_magazine_to_the_depot, .tim
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_pool_threads, many_exiting_threads_keep_the_bound_and_the_identity, .timeout = 30)
+Test(fut_pool_threads, many_exiting_threads_keep_the_bound_and_the_identity)
 {
     fut_pool p;
     fut_pool_config c = {.size = 64, .capacity = 12};
@@ -813,7 +813,7 @@ static void *release_one(void *arg)
     return NULL;
 }
 
-Test(fut_pool_threads, an_object_released_by_another_thread_is_reused, .timeout = 30)
+Test(fut_pool_threads, an_object_released_by_another_thread_is_reused)
 {
     fut_pool p;
     fut_pool_config c = {.size = 64, .capacity = 8};
@@ -834,7 +834,7 @@ Test(fut_pool_threads, an_object_released_by_another_thread_is_reused, .timeout 
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_pool_threads, destroy_frees_idle_objects_in_live_threads_magazines, .timeout = 30,
+Test(fut_pool_threads, destroy_frees_idle_objects_in_live_threads_magazines,
      .init = note_baseline)
 {
     fut_pool p;
@@ -940,19 +940,18 @@ static void check_release_kept_beside_holding_threads(size_t capacity, unsigned 
 }
 
 /* Regression: empty magazines used to keep their reservation */
-Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_magazine_capacity, .timeout = 30)
+Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_magazine_capacity)
 {
     check_release_kept_beside_holding_threads(8, 8, 1, 8);
 }
 
 /* Regression: empty magazines used to keep their reservation */
-Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_default_magazine, .timeout = 30)
+Test(fut_pool_threads, a_release_is_kept_while_nothing_is_idle_default_magazine)
 {
     check_release_kept_beside_holding_threads(8, 0, 4, 2); /* magazine 2 */
 }
 
-Test(fut_pool_threads, a_release_is_kept_beside_one_holding_thread_default_magazine,
-     .timeout = 30)
+Test(fut_pool_threads, a_release_is_kept_beside_one_holding_thread_default_magazine)
 {
     check_release_kept_beside_holding_threads(8, 0, 1, 8);
     check_release_kept_beside_holding_threads(16, 4, 1, 16);

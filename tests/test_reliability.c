@@ -869,8 +869,8 @@ static void scen_batch(sweep *sw, const void *arg)
 
 /* ---- the sweeps ---------------------------------------------------------------------- */
 
-TestSuite(alloc_failure, .timeout = 60);
-TestSuite(sched_refusal, .timeout = 60);
+TestSuite(alloc_failure);
+TestSuite(sched_refusal);
 
 Test(alloc_failure, chain_of_five_links_settled_and_read)
 {
@@ -977,7 +977,7 @@ Test(sched_refusal, batch_of_ten_spawns_flushed_one_by_one)
  * The bad-input table (docs/bad_input.md): one test per row.
  * ====================================================================================== */
 
-TestSuite(bad_input, .timeout = 60);
+TestSuite(bad_input);
 
 static fut_future ret_value(void *ctx, fut_result r)
 {
@@ -2288,7 +2288,7 @@ Test(bad_input, fut_pipeline_destroy_null_busy_or_twice)
  * Regressions for bugs found by the sweeps and the fuzzer.
  * ====================================================================================== */
 
-TestSuite(found, .timeout = 60);
+TestSuite(found);
 
 /* A combinator that has decided (an early error, a winner) cancels the inputs it has
  * not linked yet; one that had already settled with a pointer value was let go without

@@ -258,7 +258,7 @@ static void add_on_a_new_thread(fut_stats *st, uint64_t n)
     pthread_join(t, NULL);
 }
 
-Test(fut_stats_reset, counts_of_other_threads_split_exactly_at_the_reset, .timeout = 30)
+Test(fut_stats_reset, counts_of_other_threads_split_exactly_at_the_reset)
 {
     /* A increments (from another thread and this one), reset, then B increments (from a
      * third thread and this one): the snapshot is exactly B. */
@@ -309,7 +309,7 @@ static void wait_done_at_least(reset_race *r, uint64_t n)
         sched_yield();
 }
 
-Test(fut_stats_reset, while_writers_run_loses_nothing_and_counts_nothing_twice, .timeout = 60)
+Test(fut_stats_reset, while_writers_run_loses_nothing_and_counts_nothing_twice)
 {
     /* After the writers stop, the snapshot must be all increments minus the reset's
      * baseline, and the baseline lies between what was finished before the reset began
@@ -412,17 +412,17 @@ static void run_shard_race(unsigned shards, int threads, int iters)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_stats_threads, one_shard_each_gives_exact_totals, .timeout = 60)
+Test(fut_stats_threads, one_shard_each_gives_exact_totals)
 {
     run_shard_race(8, 6, 20000);
 }
 
-Test(fut_stats_threads, more_threads_than_shards_share_the_overflow_exactly, .timeout = 60)
+Test(fut_stats_threads, more_threads_than_shards_share_the_overflow_exactly)
 {
     run_shard_race(2, 6, 20000);
 }
 
-Test(fut_stats_threads, a_single_shard_for_many_threads_is_exact, .timeout = 60)
+Test(fut_stats_threads, a_single_shard_for_many_threads_is_exact)
 {
     run_shard_race(1, 8, 10000);
 }
@@ -442,7 +442,7 @@ static void inc_on_a_new_thread(fut_stats *st)
     pthread_join(t, NULL);
 }
 
-Test(fut_stats_reuse, a_new_block_at_the_same_address_gets_a_fresh_shard, .timeout = 30)
+Test(fut_stats_reuse, a_new_block_at_the_same_address_gets_a_fresh_shard)
 {
     /* The first block hands shards 0 and 1 to two other threads and shard 2 to this
      * one. The second block, at the same address, has one shard: a thread cache that
@@ -471,7 +471,7 @@ Test(fut_stats_reuse, a_new_block_at_the_same_address_gets_a_fresh_shard, .timeo
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_stats_reuse, a_variable_reinitialised_in_a_loop_counts_each_block_alone, .timeout = 30)
+Test(fut_stats_reuse, a_variable_reinitialised_in_a_loop_counts_each_block_alone)
 {
     for (int i = 0; i < 100; i++) {
         fut_stats st;
