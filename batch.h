@@ -2,13 +2,15 @@
  * pipelines, on top of fut.h.
  *
  * Over futures: fut_when_all (fail-fast: the first error settles the result and cancels
- * the rest), fut_when_all_settled (every outcome, per slot), fut_when_any (the first
- * success, its index and value; cancels the rest), fut_fold (an ordered fold that runs as
- * soon as each prefix of the inputs has settled). Over arrays, on a scheduler: fut_map,
- * fut_filter and fut_reduce cut the input into chunks, so scheduling is paid per chunk,
- * and submit all chunks in one hand-off. fut_batch gathers independent tasks and hands
- * them to a scheduler as one submit_many. fut_pipeline chains stages so that item k+1 can
- * be in stage 1 while item k is in stage 2, with a bound on items in flight.
+ * the rest), fut_when_all_settled (every outcome, per slot), fut_when_any_ok (the first
+ * success, its index and outcome; cancels the rest), fut_fold (an ordered fold that runs
+ * as soon as each prefix of the inputs has settled). They are written on fut.h's
+ * "writing your own combinator" section and its public API only. Over arrays, on a
+ * scheduler: fut_map, fut_filter and fut_reduce cut the input into chunks, so scheduling
+ * is paid per chunk, and submit all chunks in one hand-off. fut_batch gathers
+ * independent tasks and hands them to a scheduler as one submit_many. fut_pipeline
+ * chains stages so that item k+1 can be in stage 1 while item k is in stage 2, with a
+ * bound on items in flight.
  *
  * Example:
  *
@@ -16,17 +18,19 @@
  *     fut_future all = fut_when_all(fs, 3);         // consumes the three
  *     fut_result r = fut_get(&all);                 // or chain on it
  *     if (r.err == 0) {
- *         fut_value *v = r.value.ptr;               // v[0], v[1], v[2], in input order
- *         use(v);
- *         fut_results_free(v);                      // the block is the taker's
+ *         fut_result *v = r.value.ptr;              // v[0..2], in input order
+ *         use(v[0].value, v[1].value, v[2].value);
+ *         fut_result_drop(&r);                      // the block and every value in it
  *     }
  *     fut_future sum = fut_reduce(&pool.sched, data, n, sizeof(int), 0,
  *                                 sum_chunk, add, fut_i64(0), NULL);
  *
  * Ownership. Combinators consume every input handle (an empty or spent one counts as an
- * input failing with EINVAL). Their result values are blocks the taker owns and frees
- * with fut_results_free; a block nobody takes is destroyed with the values in it (their
- * destructors run). map/filter/reduce borrow the arrays: keep them valid, and unchanged
+ * input failing with EINVAL). Their result values are blocks of fut_result the taker
+ * owns, with a destructor that destroys the block and every value in it; keep values
+ * (copy them out, clear their dtor) and free the block with fut_results_free. A block
+ * nobody takes is destroyed with the values in it. An owned pointer travels through
+ * every combinator and pipeline with its destructor and is destroyed exactly once. map/filter/reduce borrow the arrays: keep them valid, and unchanged
  * where read, until the returned future settles - and after a cancel, which settles it
  * at once, until the chunks already running have finished (see fut_map). A fut_batch and
  * a fut_pipeline are objects you own; see their functions.
@@ -58,35 +62,40 @@
 
 /* ---- result blocks ------------------------------------------------------------------ */
 
-/* The winner of fut_when_any. */
+/* The winner of fut_when_any_ok: its index and its outcome (err 0; the value and its
+ * destructor are the taker's). */
 typedef struct fut_any {
     size_t index;
-    fut_value value;
+    fut_result result;
 } fut_any;
 
-/* Frees a result block (fut_value[], fut_result[] or fut_any) you took. NULL is ignored. */
+/* Frees a result block (fut_result[] or fut_any) whose values you took; the values are
+ * not destroyed. To destroy them with it, call the destructor the block came with
+ * (r.dtor(r.value.ptr), or fut_result_drop(&r)). NULL is ignored. */
 static inline void fut_results_free(void *block);
 
 /* ---- combinators over futures ------------------------------------------------------ */
 
-/* Settles with a block fut_value[n] once all n inputs have values, or with the first error
- * to arrive at once - the other inputs are then cancelled (inputs settled before the call
- * arrive in input order). n == 0 gives a NULL
- * block at once. fs == NULL with n > 0 gives EINVAL; ENOMEM if the block cannot be made
- * (the inputs are still consumed, and dropped). */
+/* Settles with a block fut_result[n] (each err 0, value and destructor) once all n
+ * inputs have values, or with the first error to arrive at once - the other inputs are
+ * then cancelled (inputs settled before the call arrive in input order). n == 0 gives a
+ * NULL block at once. fs == NULL with n > 0 gives EINVAL; ENOMEM if the block cannot be
+ * made (the inputs are still consumed, and dropped). */
 static inline fut_future fut_when_all(fut_future *fs, size_t n);
-/* Settles with a block fut_result[n] (each input's value or error) once all settled. */
+/* Settles with a block fut_result[n] (each input's outcome) once all have settled. */
 static inline fut_future fut_when_all_settled(fut_future *fs, size_t n);
-/* Settles with a block fut_any {index, value} for the first input to succeed, cancelling
- * the others; if all fail, with the error of the last to fail; n == 0 gives ENOENT. */
-static inline fut_future fut_when_any(fut_future *fs, size_t n);
+/* Settles with a block fut_any {index, result} for the first input to succeed (JS's
+ * Promise.any, not the first to settle), cancelling the others; if all fail, with the
+ * error of the last to fail; n == 0 gives ENOENT. */
+static inline fut_future fut_when_any_ok(fut_future *fs, size_t n);
 
 /* An ordered fold: acc = fn(ctx, acc, outcome of input i) for i = 0..n-1, each step run as
- * soon as inputs 0..i have settled, on the thread that settled the last of them. fn gets
- * each input's outcome (and owns its value) and returns the next accumulator or an error,
- * which settles the fold at once and cancels the inputs not yet folded. */
-typedef fut_result (*fut_fold_fn)(void *ctx, fut_value acc, fut_result item);
-static inline fut_future fut_fold(fut_future *fs, size_t n, fut_value init, fut_fold_fn fn, void *ctx);
+ * soon as inputs 0..i have settled, on the thread that settled the last of them. fn owns
+ * acc and the item (both with their destructors) and returns the next accumulator or an
+ * error, which settles the fold at once and cancels the inputs not yet folded. An
+ * accumulator left when the fold stops early (cancelled) is dropped. */
+typedef fut_result (*fut_fold_fn)(void *ctx, fut_result acc, fut_result item);
+static inline fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx);
 
 /* ---- data-parallel ops ------------------------------------------------------------- */
 
@@ -177,8 +186,9 @@ static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input);
 /* Frees the pipeline. EBUSY (and nothing freed) while pushed items have not finished
  * (their futures have not settled), or when called from a continuation the pipeline is
  * running itself; otherwise it waits for the pipeline's last internal step, which is
- * short, and frees it. Items' values pass between stages as results:
- * a destructor given with fut_ready_ptr in one stage does not travel to the next. */
+ * short, and frees it. Items pass between stages as whole results: a pointer value's
+ * destructor travels with it, and a value nobody takes (a failed or cancelled item) is
+ * destroyed once. */
 static inline int fut_pipeline_destroy(fut_pipeline *p);
 
 /* ======================================================================================
@@ -187,13 +197,12 @@ static inline int fut_pipeline_destroy(fut_pipeline *p);
 
 /* ---- result blocks ------------------------------------------------------------------ */
 
-/* [header][items][destructors]; the taker gets a pointer to the items. */
-enum { FUT__BLOCK_VALUES, FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
+/* [header][items]; the taker gets a pointer to the items, which carry their destructors. */
+enum { FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
 
 typedef struct fut__block {
     size_t n;
-    size_t item;   /* bytes per item */
-    unsigned kind; /* what an item is (fut_result and fut_any are the same size) */
+    unsigned kind;
     _Alignas(16) unsigned char items[];
 } fut__block;
 
@@ -202,27 +211,14 @@ static inline fut__block *fut__block_of(void *items)
     return (fut__block *)(void *)((char *)items - offsetof(fut__block, items));
 }
 
-static inline fut_dtor *fut__block_dtors(fut__block *b)
-{
-    return (fut_dtor *)(void *)(b->items + b->n * b->item);
-}
-
-static inline size_t fut__block_item(unsigned kind)
-{
-    return kind == FUT__BLOCK_VALUES ? sizeof(fut_value) : kind == FUT__BLOCK_RESULTS ? sizeof(fut_result)
-                                                                                      : sizeof(fut_any);
-}
-
 static inline void *fut__block_new(size_t n, unsigned kind)
 {
-    size_t item = fut__block_item(kind);
-    fut__block *b = (fut__block *)FUT_MALLOC(sizeof(fut__block) + n * (item + sizeof(fut_dtor)));
+    size_t item = kind == FUT__BLOCK_RESULTS ? sizeof(fut_result) : sizeof(fut_any);
+    fut__block *b = (fut__block *)FUT_MALLOC(sizeof(fut__block) + n * item);
     if (b == NULL)
         return NULL;
     b->n = n;
-    b->item = item;
     b->kind = kind;
-    memset(fut__block_dtors(b), 0, n * sizeof(fut_dtor));
     return b->items;
 }
 
@@ -232,64 +228,51 @@ static inline void fut_results_free(void *block)
         FUT_FREE(fut__block_of(block));
 }
 
-/* The destructor of a block nobody took: its values' destructors, then the block. */
-static inline void fut__block_discard(void *block)
+/* The destructor of a block handed out: its values' destructors, then the block. */
+static inline void fut__block_drop(void *block)
 {
     fut__block *b = fut__block_of(block);
-    fut_dtor *d = fut__block_dtors(b);
     for (size_t i = 0; i < b->n; i++) {
-        if (d[i] == NULL)
-            continue;
-        void *p;
         if (b->kind == FUT__BLOCK_RESULTS)
-            p = ((fut_result *)block)[i].value.ptr;
-        else if (b->kind == FUT__BLOCK_ANY)
-            p = ((fut_any *)block)[i].value.ptr;
+            fut_result_drop(&((fut_result *)block)[i]);
         else
-            p = ((fut_value *)block)[i].ptr;
-        d[i](p);
+            fut_result_drop(&((fut_any *)block)[i].result);
     }
     FUT_FREE(b);
 }
 
 /* ---- the join node ------------------------------------------------------------------ */
 
-/* A combinator's output state, its node and its slots live in one allocation. Each slot
- * takes one input and resolves exactly once. Its states:
- *   UNSET      the creator is linking the input; only a delivery may take it (-> DONE)
- *   PENDING    linked, waiting; a delivery (-> DONE) or a canceller (-> CANCELLED) wins
- *   DONE/FULL  delivered (the outcome written, then published as FULL)
- *   CANCELLED  a canceller claimed it: if it then cancelled the input, no delivery comes
- *              and it resolves the slot; if the input had settled first, that delivery is
- *              on its way - it finds CANCELLED, drops the outcome and resolves the slot.
- * The node keeps the output's producer hold until the last slot resolves; then the node
- * (the "finisher") settles the output if nobody has, drops outcomes nobody took and lets
- * go. Whoever resolves a slot is the last to touch it. */
-/* UNSET -> PENDING (creator) -> DONE (deliverer's claim) -> FULL (outcome written), or
- * PENDING -> CANCELLED (a canceller's claim). */
-enum { FUT__SLOT_UNSET, FUT__SLOT_PENDING, FUT__SLOT_DONE, FUT__SLOT_FULL, FUT__SLOT_CANCELLED };
+/* A combinator over futures, written on fut.h's combinator section: a fut_node (the
+ * output), one fut_input per input, a countdown and the result block, in one
+ * allocation. The countdown holds one per input (its fn counts down last) and one for
+ * the creator while it attaches; whoever counts the last one "finishes": settles the
+ * output if nobody has, drops outcomes nobody took and lets go of the node. A decision
+ * made before the end (an error for when_all, a winner for when_any, the fold's result)
+ * is claimed once through `decided`; the claimer settles the output and cancels the
+ * other inputs (fut_input_cancel remembers a cancel that comes before an input is
+ * attached, so the creator need not race the decider). */
 enum { FUT__JOIN_ALL, FUT__JOIN_SETTLED, FUT__JOIN_ANY, FUT__JOIN_FOLD };
 
 typedef struct fut__slot {
-    fut__link link;
-    _Atomic uint32_t st;
+    fut_input in;
     uint32_t index;
-    fut__state *in; /* the input this slot is linked to (set before PENDING) */
-    fut__out out;   /* the delivered outcome; dtor cleared once its value moved on */
+    _Atomic uint32_t full; /* out is written (the fold driver reads it then) */
+    fut_result out;        /* the input's outcome; dtor cleared once its value moved on */
 } fut__slot;
 
 typedef struct fut__join {
-    fut__state w; /* the output: op EXT, cancelled through fut__join_cancel */
+    fut_node node;             /* the output */
     int kind;
     size_t n;
-    _Atomic size_t unresolved; /* slots not resolved, + 1 while the creator is setting up */
+    _Atomic size_t unresolved; /* inputs whose fn has not run, + 1 while the creator attaches */
     _Atomic int decided;       /* the output's outcome is chosen (error, winner, fold) */
-    _Atomic int last_err;      /* when_any: the error of the last input to fail */
+    _Atomic int last_err;      /* when_any_ok: the error of the last input to fail */
     void *block;               /* the result block, made up front: the end cannot fail */
     /* fold */
     fut_fold_fn fold;
     void *fold_ctx;
-    fut_value acc;
+    fut_result acc;            /* only the driver touches it, then the finisher */
     size_t cursor;             /* next input to fold; only the driver touches it */
     _Atomic size_t fold_work;  /* arrivals not yet looked at by the driver */
     fut__slot slots[];
@@ -300,81 +283,70 @@ static inline fut__join *fut__join_of_slot(fut__slot *s)
     return (fut__join *)(void *)((char *)(s - s->index) - offsetof(fut__join, slots));
 }
 
-static void fut__join_finish(fut__join *j, fut__run *wl);
+static void fut__join_finish(fut__join *j, fut_work *w);
 
-static inline void fut__join_resolve(fut__join *j, fut__run *wl)
+static inline void fut__join_resolve(fut__join *j, fut_work *w)
 {
-    /* acq_rel: the finisher sees every slot's outcome written before its resolve. */
+    /* acq_rel: the finisher sees every slot's outcome written before its count-down. */
     if (atomic_fetch_sub_explicit(&j->unresolved, 1, memory_order_acq_rel) == 1)
-        fut__join_finish(j, wl);
+        fut__join_finish(j, w);
 }
 
-/* Cancels every slot still pending (its input with it), except `skip`. The caller keeps
- * the node alive (it holds a slot, the creator hold, or the output's consumer hold). */
-static inline void fut__join_cancel_slots(fut__join *j, size_t skip, fut__run *wl)
+/* Cancels every input except `skip`. The caller keeps the node alive (it holds a count,
+ * or the output's consumer side). */
+static inline void fut__join_cancel_inputs(fut__join *j, size_t skip, fut_work *w)
 {
-    for (size_t i = 0; i < j->n; i++) {
-        if (i == skip)
-            continue;
-        fut__slot *s = &j->slots[i];
-        uint32_t ex = FUT__SLOT_PENDING;
-        /* seq_cst: the decider's half of a Dekker pair with the creator, which makes the
-         * slot PENDING, then reads decided: either we see PENDING here, or it sees
-         * decided and cancels the slot itself. */
-        if (atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_CANCELLED, memory_order_seq_cst,
-                                                    memory_order_seq_cst)) {
-            if (fut__cancel_input(s->in)) /* PENDING means linked: the input is ours */
-                fut__join_resolve(j, wl);
-            /* else a delivery is on its way and resolves the slot (see above) */
-        }
-    }
+    for (size_t i = 0; i < j->n; i++)
+        if (i != skip)
+            (void)fut_input_cancel(&j->slots[i].in, w); /* EALREADY: it has its outcome */
 }
 
-/* Claims the right to choose the output's outcome early (an error, a winner, a fold
- * result). Returns 0 if another thread has it. */
+/* Claims the right to choose the output's outcome early. Returns 0 if another thread
+ * has it. acq_rel: one winner; the finisher's acquire load sees the claim. */
 static inline int fut__join_claim(fut__join *j)
 {
     int ex = 0;
-    /* seq_cst: the Dekker pair of the creator's check (see fut__join_cancel_slots). */
-    return atomic_compare_exchange_strong_explicit(&j->decided, &ex, 1, memory_order_seq_cst,
-                                                   memory_order_seq_cst);
+    return atomic_compare_exchange_strong_explicit(&j->decided, &ex, 1, memory_order_acq_rel,
+                                                   memory_order_relaxed);
 }
 
-/* After a claim: settle the output with o and cancel what is still pending. */
-static inline void fut__join_conclude(fut__join *j, const fut__out *o, size_t skip, fut__run *wl)
+/* After a claim: settle the output with r and cancel the other inputs. */
+static inline void fut__join_conclude(fut__join *j, fut_result r, size_t skip, fut_work *w)
 {
-    if (!fut__settle_ex(&j->w, o, wl, 1))
-        fut__discard(o); /* the output was cancelled first */
-    fut__join_cancel_slots(j, skip, wl);
+    if (fut_node_settle(&j->node, r, w) != 0)
+        fut_result_drop(&r); /* the output was cancelled first */
+    fut__join_cancel_inputs(j, skip, w);
 }
 
-/* Folds consecutive delivered inputs. One thread drives at a time: an arrival that finds
+/* Folds consecutive arrived inputs. One thread drives at a time: an arrival that finds
  * a driver only counts itself, and the driver loops until it has looked at every count. */
-static inline void fut__fold_drive(fut__join *j, fut__run *wl)
+static inline void fut__fold_drive(fut__join *j, fut_work *w)
 {
-    /* acq_rel: the driver sees the slot written before each arrival's increment. */
+    /* acq_rel: the driver sees the slot written before each arrival's increment, and
+     * the accumulator left by the previous driver. */
     if (atomic_fetch_add_explicit(&j->fold_work, 1, memory_order_acq_rel) != 0)
         return;
     size_t seen = 1;
     for (;;) {
-        /* acquire: a decision made elsewhere (an error) stops the fold. */
+        /* acquire: a decision made elsewhere stops the fold. */
         while (j->cursor < j->n && !atomic_load_explicit(&j->decided, memory_order_acquire)) {
             fut__slot *s = &j->slots[j->cursor];
-            /* acquire: the outcome written before DONE. */
-            if (atomic_load_explicit(&s->st, memory_order_acquire) != FUT__SLOT_FULL)
+            /* acquire: the outcome written before `full`. */
+            if (!atomic_load_explicit(&s->full, memory_order_acquire))
                 break;
-            fut_result r = fut__out_result(&s->out);
-            s->out.dtor = NULL; /* the value is fn's now */
+            fut_result item = s->out, acc = j->acc;
+            s->out.dtor = NULL; /* both are fn's now */
+            j->acc.dtor = NULL;
             j->cursor++;
-            fut_result next = j->fold(j->fold_ctx, j->acc, r);
+            fut_result next = j->fold(j->fold_ctx, acc, item);
             if (next.err != 0 || j->cursor == j->n) {
-                fut__out v;
-                fut__out_set(&v, next.value, NULL, next.err);
                 if (fut__join_claim(j))
-                    fut__join_conclude(j, &v, j->n, wl);
+                    fut__join_conclude(j, next, j->n, w);
+                else
+                    fut_result_drop(&next);
                 break;
             }
-            j->acc = next.value;
+            j->acc = next;
         }
         /* acq_rel: an arrival counted after our pass makes us loop and see its slot. */
         size_t before = atomic_fetch_sub_explicit(&j->fold_work, seen, memory_order_acq_rel);
@@ -384,118 +356,84 @@ static inline void fut__fold_drive(fut__join *j, fut__run *wl)
     }
 }
 
-static void fut__slot_deliver(fut__link *l, const fut__out *o, fut__run *wl)
+/* An input's fn: its outcome arrived (or ECANCELED, if we cancelled it). */
+static void fut__slot_done(fut_input *in, fut_result r, fut_work *w)
 {
-    fut__slot *s = (fut__slot *)(void *)l;
+    fut__slot *s = FUT_CONTAINER_OF(in, fut__slot, in);
     fut__join *j = fut__join_of_slot(s);
-    /* acquire: a canceller's claim. */
-    uint32_t ex = atomic_load_explicit(&s->st, memory_order_acquire);
-    for (;;) {
-        if (ex == FUT__SLOT_CANCELLED) {
-            /* Claimed by a canceller after our input settled: it left the slot to us. */
-            fut__discard(o);
-            fut__join_resolve(j, wl);
-            return;
-        }
-        /* acq_rel: decides against a canceller (PENDING) or the creator (UNSET); the
-         * outcome is written after and published by FULL and the resolve. */
-        if (atomic_compare_exchange_weak_explicit(&s->st, &ex, FUT__SLOT_DONE, memory_order_acq_rel,
-                                                  memory_order_acquire))
-            break;
-    }
-    if (s->in != NULL)
-        fut__let_go(s->in); /* we won the slot: the input's consumer hold is ours */
-    s->in = NULL;
-    s->out = *o;
-    /* release: the fold driver reads out after seeing FULL. */
-    atomic_store_explicit(&s->st, FUT__SLOT_FULL, memory_order_release);
+    s->out = r;
+    /* release: the fold driver reads out after seeing full. */
+    atomic_store_explicit(&s->full, 1, memory_order_release);
     switch (j->kind) {
     case FUT__JOIN_ALL:
-        if (o->err != 0 && fut__join_claim(j))
-            fut__join_conclude(j, o, s->index, wl); /* fail fast */
+        if (r.err != 0 && fut__join_claim(j))
+            fut__join_conclude(j, fut_error(r.err), s->index, w); /* fail fast */
         break;
     case FUT__JOIN_ANY:
-        if (o->err == 0 && fut__join_claim(j)) {
-            /* The winner: fill the block, hand it over, then cancel the rest. */
-            void *block = j->block;
-            fut_any *a = (fut_any *)block;
+        if (r.err == 0 && fut__join_claim(j)) {
+            /* The winner: its outcome moves into the block, handed over at once. */
+            fut_any *a = (fut_any *)j->block;
             a->index = s->index;
-            a->value = o->value;
-            fut__block_dtors(fut__block_of(block))[0] = o->dtor; /* the value moves in */
+            a->result = r;
             s->out.dtor = NULL;
             j->block = NULL;
-            fut__out v;
-            fut__out_set(&v, fut_ptr(block), fut__block_discard, 0);
-            fut__join_conclude(j, &v, s->index, wl);
-        } else if (o->err != 0) {
-            atomic_store_explicit(&j->last_err, o->err, memory_order_relaxed); /* read after the
-                                                                                  last resolve */
+            fut__join_conclude(j, fut_ok_ptr(a, fut__block_drop), s->index, w);
+        } else if (r.err != 0) {
+            atomic_store_explicit(&j->last_err, r.err, memory_order_relaxed); /* read after the
+                                                                                 last count-down */
         }
         break;
     case FUT__JOIN_FOLD:
-        fut__fold_drive(j, wl);
+        fut__fold_drive(j, w);
         break;
     default: /* SETTLED: wait for all */
         break;
     }
-    fut__join_resolve(j, wl);
+    fut__join_resolve(j, w); /* last: the node may be finished and freed */
 }
 
-/* Every slot has resolved: nobody else touches the node now. */
-static void fut__join_finish(fut__join *j, fut__run *wl)
+/* Every input's fn has run: nobody else touches the node's inputs now. */
+static void fut__join_finish(fut__join *j, fut_work *w)
 {
     if (!atomic_load_explicit(&j->decided, memory_order_acquire)) {
-        int cancelled = 0;
-        for (size_t i = 0; i < j->n; i++)
-            /* relaxed: every slot resolved before the acq_rel countdown that got us here. */
-            cancelled |= atomic_load_explicit(&j->slots[i].st, memory_order_relaxed) == FUT__SLOT_CANCELLED;
-        fut__out o;
-        if (cancelled) {
-            /* Only a canceller of the output cancels slots before a decision: the output
-             * settled with ECANCELED then; nothing to hand on. */
-        } else if (j->kind == FUT__JOIN_ANY) {
-            fut__out_set(&o, fut_u64(0), NULL, atomic_load_explicit(&j->last_err, memory_order_relaxed));
-            if (!fut__settle_ex(&j->w, &o, wl, 1))
-                fut__discard(&o);
+        if (j->kind == FUT__JOIN_ANY) {
+            fut_result e = fut_error(atomic_load_explicit(&j->last_err, memory_order_relaxed));
+            (void)fut_node_settle(&j->node, e, w); /* an error has nothing to drop */
         } else if (j->kind == FUT__JOIN_ALL || j->kind == FUT__JOIN_SETTLED) {
-            fut__block *b = fut__block_of(j->block);
-            fut_dtor *d = fut__block_dtors(b);
+            fut_result *b = (fut_result *)j->block;
             for (size_t i = 0; i < j->n; i++) {
-                fut__out *so = &j->slots[i].out;
-                if (j->kind == FUT__JOIN_ALL)
-                    ((fut_value *)j->block)[i] = so->value;
-                else
-                    ((fut_result *)j->block)[i] = fut__out_result(so);
-                d[i] = so->dtor; /* the block owns the values now */
-                so->dtor = NULL;
+                b[i] = j->slots[i].out; /* the block owns the values now */
+                j->slots[i].out.dtor = NULL;
             }
-            fut__out_set(&o, fut_ptr(j->block), fut__block_discard, 0);
-            void *block = j->block;
             j->block = NULL;
-            if (!fut__settle_ex(&j->w, &o, wl, 1))
-                fut__block_discard(block);
+            if (fut_node_settle(&j->node, fut_ok_ptr(b, fut__block_drop), w) != 0)
+                fut__block_drop(b); /* the output was cancelled: destroy the values */
         }
+        /* (a fold not decided was cancelled: there is nothing to hand on) */
     }
     for (size_t i = 0; i < j->n; i++)
-        if (atomic_load_explicit(&j->slots[i].st, memory_order_relaxed) == FUT__SLOT_FULL) /* as above */
-            fut__discard(&j->slots[i].out); /* outcomes nobody took */
-    if (j->block != NULL)
-        fut_results_free(j->block);
-    fut__release_prod(&j->w); /* may free j: last */
+        fut_result_drop(&j->slots[i].out); /* outcomes nobody took */
+    fut_result_drop(&j->acc);
+    fut_results_free(j->block); /* a block never handed out */
+    j->block = NULL;
+    fut_node_release(&j->node); /* may free j: last */
 }
 
-/* A walker won the output: cancel every pending input. It holds the output's consumer
- * side, so the node stays alive while it works. */
-static void fut__join_cancel(fut__state *w)
+/* The output was cancelled: cancel every input. The canceller holds the output's
+ * consumer side, so the node stays alive while we work. */
+static void fut__join_on_cancel(fut_node *n, fut_work *w)
 {
-    fut__join *j = (fut__join *)(void *)w;
-    fut__run wl = {NULL, NULL};
-    fut__join_cancel_slots(j, j->n, &wl);
-    fut__run_drain(&wl);
+    fut__join *j = FUT_CONTAINER_OF(n, fut__join, node);
+    (void)fut__join_claim(j); /* nothing is decided from now on: no winner, no fold step */
+    fut__join_cancel_inputs(j, j->n, w);
 }
 
-/* Builds a join over fs; kind-specific setup is done by the caller on *out_j before the
- * inputs are linked (so it returns with the creator hold still taken). */
+static void fut__join_free(fut_node *n) { FUT_FREE(FUT_CONTAINER_OF(n, fut__join, node)); }
+
+static const fut_node_ops fut__join_ops = {fut__join_on_cancel, fut__join_free};
+
+/* A join over n inputs with a block of block_items (0: none). The creator count is
+ * taken; the caller attaches the inputs (fut__join_start). */
 static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, unsigned block_kind)
 {
     fut__join *j = (fut__join *)FUT_MALLOC(sizeof(fut__join) + n * sizeof(fut__slot));
@@ -509,86 +447,34 @@ static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, u
             return NULL;
         }
     }
-    fut__state_init(&j->w, FUT__OP_EXT);
-    j->w.env = NULL;
-    j->w.cb.ext = fut__join_cancel;
+    (void)fut_node_init(&j->node, &fut__join_ops, NULL); /* cannot fail: ops are ours */
     j->kind = kind;
     j->n = n;
     atomic_init(&j->unresolved, n + 1);
     atomic_init(&j->decided, 0);
     atomic_init(&j->last_err, ECANCELED);
     atomic_init(&j->fold_work, 0);
+    j->acc = fut_ok(fut_u64(0));
     j->cursor = 0;
     for (size_t i = 0; i < n; i++) {
-        j->slots[i].link.deliver = fut__slot_deliver;
-        atomic_init(&j->slots[i].st, FUT__SLOT_UNSET);
+        fut_input_init(&j->slots[i].in, fut__slot_done);
         j->slots[i].index = (uint32_t)i;
-        j->slots[i].in = NULL;
-        j->slots[i].out.dtor = NULL;
+        atomic_init(&j->slots[i].full, 0);
+        j->slots[i].out = fut_ok(fut_u64(0));
     }
     return j;
 }
 
-/* An input that is no longer wanted (decided before it was linked): cancel and drop it
- * as its owner would, so that its value, settled or to come, is destroyed. */
-static inline void fut__abandon(fut__state *st)
-{
-    fut_future h = fut__handle(st);
-    fut_cancel(&h);
-    fut_drop(&h);
-}
-
-/* Links every input to its slot (consuming the handles), then drops the creator hold. */
+/* Attaches every input (consuming the handles), then drops the creator count. */
 static inline fut_future fut__join_start(fut__join *j, fut_future *fs)
 {
-    fut__run wl = {NULL, NULL};
-    for (size_t i = 0; i < j->n; i++) {
-        fut__slot *s = &j->slots[i];
-        fut_future *f = &fs[i];
-        fut__out o;
-        if (fut__is_state(f->tag)) {
-            fut__state *st = fut__st(f->tag);
-            f->tag = FUT__SPENT;
-            /* seq_cst: a cheap early look; the Dekker check below is what counts. */
-            if (atomic_load_explicit(&j->decided, memory_order_seq_cst)) {
-                fut__abandon(st);
-                atomic_store_explicit(&s->st, FUT__SLOT_CANCELLED, memory_order_relaxed); /* ours alone */
-                fut__join_resolve(j, &wl);
-                continue;
-            }
-            s->in = st; /* published to deliveries by the attach, to cancellers by PENDING */
-            if (!fut__attach(st, (uintptr_t)&s->link | 1u, &o)) {
-                s->in = NULL; /* settled already: we took its outcome */
-                fut__slot_deliver(&s->link, &o, &wl);
-                continue;
-            }
-            /* Linked while UNSET (cancellers leave it alone): now make it cancellable.
-             * seq_cst: the creator's half of the Dekker pair (see fut__join_cancel_slots):
-             * make the slot PENDING, then read decided. */
-            uint32_t ex = FUT__SLOT_UNSET;
-            if (atomic_compare_exchange_strong_explicit(&s->st, &ex, FUT__SLOT_PENDING, memory_order_seq_cst,
-                                                        memory_order_seq_cst) &&
-                atomic_load_explicit(&j->decided, memory_order_seq_cst)) {
-                uint32_t p = FUT__SLOT_PENDING;
-                if (atomic_compare_exchange_strong_explicit(&s->st, &p, FUT__SLOT_CANCELLED, memory_order_seq_cst,
-                                                            memory_order_seq_cst) &&
-                    fut__cancel_input(st))
-                    fut__join_resolve(j, &wl);
-            }
-            /* (if the CAS failed, a delivery took the slot already) */
-            continue;
-        }
-        if (f->tag == FUT__VALUE || f->tag == FUT__ERROR)
-            fut__ready_out(&o, f);
-        else
-            fut__out_set(&o, fut_u64(0), NULL, EINVAL); /* an empty or spent handle */
-        f->tag = FUT__SPENT;
-        s->in = NULL;
-        fut__slot_deliver(&s->link, &o, &wl); /* UNSET -> DONE: nobody else sees it */
-    }
-    fut_future out = fut__handle(&j->w);
-    fut__join_resolve(j, &wl); /* the creator hold: may finish here */
-    fut__run_drain(&wl);
+    fut_work w;
+    fut_work_init(&w);
+    fut_future out = fut_node_future(&j->node);
+    for (size_t i = 0; i < j->n; i++)
+        fut_input_attach(&j->slots[i].in, &fs[i], &w);
+    fut__join_resolve(j, &w); /* the creator count: may finish here */
+    fut_work_run(&w);
     return out;
 }
 
@@ -599,93 +485,64 @@ static inline void fut__drop_all(fut_future *fs, size_t n)
         fut_drop(&fs[i]);
 }
 
-/* The fast path: every input is ready (no state, or a settled one) - fill the block here. */
-static inline int fut__all_ready(const fut_future *fs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t t = fs[i].tag;
-        if (fut__is_state(t)) {
-            /* acquire: the outcome is read if we go on. */
-            if (!(atomic_load_explicit(&fut__st(t)->word, memory_order_acquire) & FUT__SET))
-                return 0;
-        }
-    }
-    return 1;
-}
-
-static inline void fut__take_handle(fut__out *o, fut_future *f)
-{
-    if (fut__is_state(f->tag)) {
-        fut__state *st = fut__st(f->tag);
-        fut__take(o, st, atomic_load_explicit(&st->word, memory_order_acquire)); /* acquire: SET seen */
-    } else if (f->tag == FUT__VALUE || f->tag == FUT__ERROR) {
-        fut__ready_out(o, f);
-    } else {
-        fut__out_set(o, fut_u64(0), NULL, EINVAL);
-    }
-    f->tag = FUT__SPENT;
-}
-
 static inline fut_future fut__when(int kind, fut_future *fs, size_t n)
 {
     if (fs == NULL && n > 0)
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     if (n == 0)
-        return kind == FUT__JOIN_ANY ? fut_failed(ENOENT) : fut_ready(fut_ptr(NULL));
-    unsigned bkind = kind == FUT__JOIN_ALL ? FUT__BLOCK_VALUES : kind == FUT__JOIN_SETTLED ? FUT__BLOCK_RESULTS
-                                                                                          : FUT__BLOCK_ANY;
-    if (kind != FUT__JOIN_ANY && fut__all_ready(fs, n)) {
+        return kind == FUT__JOIN_ANY ? fut_ready_error(ENOENT) : fut_ready(fut_ptr(NULL));
+    size_t ready = 0;
+    if (kind != FUT__JOIN_ANY)
+        while (ready < n && fut_is_ready(&fs[ready]))
+            ready++;
+    if (ready == n) {
         /* Everything is here: no node, no atomic beyond the reads. */
-        void *block = fut__block_new(n, bkind);
-        if (block == NULL) {
+        fut_result *b = (fut_result *)fut__block_new(n, FUT__BLOCK_RESULTS);
+        if (b == NULL) {
             fut__drop_all(fs, n);
-            return fut_failed(ENOMEM);
+            return fut_ready_error(ENOMEM);
         }
-        fut_dtor *d = fut__block_dtors(fut__block_of(block));
         int err = 0;
         for (size_t i = 0; i < n; i++) {
-            fut__out o;
-            fut__take_handle(&o, &fs[i]);
-            if (kind == FUT__JOIN_ALL) {
-                if (o.err != 0 && err == 0)
-                    err = o.err; /* fail: the first error in input order */
-                ((fut_value *)block)[i] = o.value;
-            } else {
-                ((fut_result *)block)[i] = fut__out_result(&o);
-            }
-            d[i] = o.dtor;
+            if (fut_try_get(&fs[i], &b[i]) != 0)
+                b[i] = fut_error(EINVAL); /* (ready handles are valid: not reached) */
+            if (b[i].err != 0 && err == 0)
+                err = b[i].err; /* when_all fails with the first error in input order */
         }
-        if (err != 0) {
-            fut__block_discard(block);
-            return fut_failed(err);
+        if (kind == FUT__JOIN_ALL && err != 0) {
+            fut__block_drop(b);
+            return fut_ready_error(err);
         }
-        return fut_ready_ptr(block, fut__block_discard);
+        return fut_ready_ptr(b, fut__block_drop);
     }
-    fut__join *j = fut__join_new(kind, n, kind == FUT__JOIN_ANY ? 1 : n, bkind);
+    fut__join *j = fut__join_new(kind, n, kind == FUT__JOIN_ANY ? 1 : n,
+                                 kind == FUT__JOIN_ANY ? FUT__BLOCK_ANY : FUT__BLOCK_RESULTS);
     if (j == NULL) {
         fut__drop_all(fs, n);
-        return fut_failed(ENOMEM);
+        return fut_ready_error(ENOMEM);
     }
     return fut__join_start(j, fs);
 }
 
 static inline fut_future fut_when_all(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ALL, fs, n); }
 static inline fut_future fut_when_all_settled(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_SETTLED, fs, n); }
-static inline fut_future fut_when_any(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ANY, fs, n); }
+static inline fut_future fut_when_any_ok(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ANY, fs, n); }
 
-static inline fut_future fut_fold(fut_future *fs, size_t n, fut_value init, fut_fold_fn fn, void *ctx)
+static inline fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx)
 {
     if ((fs == NULL && n > 0) || fn == NULL) {
         if (fs != NULL)
             fut__drop_all(fs, n);
-        return fut_failed(EINVAL);
+        fut_result_drop(&init);
+        return fut_ready_error(EINVAL);
     }
     if (n == 0)
-        return fut_ready(init);
-    fut__join *j = fut__join_new(FUT__JOIN_FOLD, n, 0, FUT__BLOCK_VALUES);
+        return fut_ready_result(init);
+    fut__join *j = fut__join_new(FUT__JOIN_FOLD, n, 0, FUT__BLOCK_RESULTS);
     if (j == NULL) {
         fut__drop_all(fs, n);
-        return fut_failed(ENOMEM);
+        fut_result_drop(&init);
+        return fut_ready_error(ENOMEM);
     }
     j->fold = fn;
     j->fold_ctx = ctx;
@@ -712,7 +569,7 @@ typedef union fut__jobfn {
 } fut__jobfn;
 
 typedef struct fut__job {
-    fut__state w;    /* the output: op EXT; a cancel stops chunks not yet started */
+    fut_node node;   /* the output; a cancel stops chunks not yet started */
     int kind;
     const char *in;
     char *out;
@@ -727,16 +584,16 @@ typedef struct fut__job {
     fut__chunk chunks[];
 } fut__job;
 
-static void fut__job_done(fut__job *job, fut__run *wl)
+static void fut__job_done(fut__job *job, fut_work *w)
 {
     int err = atomic_load_explicit(&job->err, memory_order_acquire); /* after the acq_rel countdown */
     if (err == 0 && atomic_load_explicit(&job->stop, memory_order_relaxed)) /* relaxed: as in chunk_run */
         err = ECANCELED; /* cancelled: nothing is compacted or combined */
-    fut__out o;
+    fut_result o;
     if (err != 0) {
-        fut__out_set(&o, fut_u64(0), NULL, err);
+        o = fut_error(err);
     } else if (job->kind == FUT__JOB_MAP) {
-        fut__out_set(&o, fut_u64(job->n), NULL, 0);
+        o = fut_ok(fut_u64(job->n));
     } else if (job->kind == FUT__JOB_FILTER) {
         /* Close the gaps between the chunks' kept runs, in order. */
         size_t at = 0;
@@ -746,22 +603,21 @@ static void fut__job_done(fut__job *job, fut__run *wl)
                 memmove(job->out + at * job->out_size, job->out + begin * job->out_size, k * job->out_size);
             at += k;
         }
-        fut__out_set(&o, fut_u64(at), NULL, 0);
+        o = fut_ok(fut_u64(at));
     } else {
         fut_value acc = job->identity;
         for (size_t c = 0; c < job->nchunks; c++)
             acc = job->combine(job->ctx, acc, job->chunks[c].partial);
-        fut__out_set(&o, acc, NULL, 0);
+        o = fut_ok(acc);
     }
-    if (!fut__settle_ex(&job->w, &o, wl, 1))
-        fut__discard(&o); /* cancelled */
-    fut__release_prod(&job->w); /* may free the job */
+    (void)fut_node_settle(&job->node, o, w); /* cancelled: a plain value, nothing to drop */
+    fut_node_release(&job->node); /* may free the job */
 }
 
 static void fut__chunk_run(fut_task *t, int err)
 {
-    fut__chunk *c = FUT__CONTAINER(t, fut__chunk, task);
-    fut__job *job = FUT__CONTAINER(c - c->index, fut__job, chunks);
+    fut__chunk *c = FUT_CONTAINER_OF(t, fut__chunk, task);
+    fut__job *job = FUT_CONTAINER_OF(c - c->index, fut__job, chunks);
     if (err != 0) {
         int ex = 0;
         /* relaxed: only the first error is kept; the last chunk reads it after the
@@ -782,18 +638,24 @@ static void fut__chunk_run(fut_task *t, int err)
     }
     /* acq_rel: the last chunk sees every chunk's results (kept, partial, out). */
     if (atomic_fetch_sub_explicit(&job->left, 1, memory_order_acq_rel) == 1) {
-        fut__run wl = {NULL, NULL};
-        fut__job_done(job, &wl);
-        fut__run_drain(&wl);
+        fut_work w;
+        fut_work_init(&w);
+        fut__job_done(job, &w);
+        fut_work_run(&w);
     }
 }
 
 /* A canceller won the output: chunks not started do nothing. */
-static void fut__job_cancel(fut__state *w)
+static void fut__job_cancel(fut_node *n, fut_work *w)
 {
-    fut__job *job = (fut__job *)(void *)w;
+    (void)w;
+    fut__job *job = FUT_CONTAINER_OF(n, fut__job, node);
     atomic_store_explicit(&job->stop, 1, memory_order_relaxed); /* a hint: no order needed */
 }
+
+static void fut__job_free(fut_node *n) { FUT_FREE(FUT_CONTAINER_OF(n, fut__job, node)); }
+
+static const fut_node_ops fut__job_ops = {fut__job_cancel, fut__job_free};
 
 static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, void *out, size_t n,
                                         size_t in_size, size_t out_size, size_t chunk, fut__jobfn fn,
@@ -802,7 +664,7 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     if (s == NULL || s->submit == NULL || !has_fn || in_size == 0 || (kind != FUT__JOB_REDUCE && out_size == 0) ||
         (n > 0 && (in == NULL || (kind != FUT__JOB_REDUCE && out == NULL))) ||
         (kind == FUT__JOB_REDUCE && combine == NULL))
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     if (n == 0)
         return kind == FUT__JOB_REDUCE ? fut_ready(identity) : fut_ready(fut_u64(0));
     if (chunk == 0) {
@@ -816,10 +678,8 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     size_t nchunks = n / chunk + (n % chunk != 0); /* n + chunk - 1 could overflow */
     fut__job *job = (fut__job *)FUT_MALLOC(sizeof(fut__job) + nchunks * sizeof(fut__chunk));
     if (job == NULL)
-        return fut_failed(ENOMEM);
-    fut__state_init(&job->w, FUT__OP_EXT);
-    job->w.env = s->env;
-    job->w.cb.ext = fut__job_cancel;
+        return fut_ready_error(ENOMEM);
+    (void)fut_node_init(&job->node, &fut__job_ops, s->env); /* cannot fail: ops are ours */
     job->kind = kind;
     job->in = (const char *)in;
     job->out = (char *)out;
@@ -842,10 +702,10 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
         job->chunks[c].task.run = fut__chunk_run;
         job->chunks[c].task.next = c + 1 < nchunks ? &job->chunks[c + 1].task : NULL;
     }
-    fut_future f = fut__handle(&job->w);
+    fut_future f = fut_node_future(&job->node);
     /* One hand-off for all chunks; refused ones run here with the error. The handle is
      * made first: the last chunk may settle (and the consumer side still holds) it. */
-    fut_stats *st = fut__stats_of(s->env); /* read first: s is the caller's, still ours */
+    fut_stats *st = s->env != NULL ? s->env->stats : NULL; /* read first */
     size_t took = fut_sched_submit_many(s, &job->chunks[0].task, nchunks);
     if (took > 0) {
         fut_stats_add(st, FUT_STAT_BATCHED, took);
@@ -949,12 +809,11 @@ static inline int fut_batch_add(fut_batch *b, fut_task *t)
 static inline fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx)
 {
     if (b == NULL || b->sched == NULL || fn == NULL)
-        return fut_failed(EINVAL);
-    fut__state *c = fut__spawn_record(b->sched, fn, ctx);
-    if (c == NULL)
-        return fut_failed(ENOMEM);
-    fut_future f = fut__handle(c); /* before the task can run */
-    fut_batch_add(b, &c->task);
+        return fut_ready_error(EINVAL);
+    fut_task *t;
+    fut_future f = fut_spawn_task(b->sched, fn, ctx, &t);
+    if (t != NULL)
+        fut_batch_add(b, t);
     return f;
 }
 
@@ -1035,12 +894,14 @@ static fut_future fut__pipe_step(void *ctx, fut_result r)
         p->in_flight--;
         p->live--; /* the item leaves (its future settles below) */
     } else {
-        it->cur = fut_from_result(r);
+        it->cur = fut_ready_result(r); /* the destructor goes on with the value */
         fut__pipe_enqueue(p, it->stage + 1, it);
     }
     fut__pipe_drive_locked(p); /* releases the lock */
     if (last) {
-        fut_promise_settle(&it->done, r); /* outside the lock: it may run continuations */
+        /* Outside the lock: it may run continuations. Cancelled: the value is ours. */
+        if (fut_promise_set_result(&it->done, r) != 0)
+            fut_result_drop(&r);
         FUT_FREE(it);
     }
     return fut_ready(fut_u64(0));
@@ -1090,7 +951,7 @@ static void fut__pipe_drive_locked(fut_pipeline *p)
              * dropped), the item fails with ENOMEM here rather than never settling: the
              * step never returns an error itself, so an error future means it did not
              * run. */
-            fut_future step = fut_finally(&g, &p->inl, fut__pipe_step, it);
+            fut_future step = fut_then_result(&g, &p->inl, fut__pipe_step, it);
             fut_result sr;
             if (fut_try_get(&step, &sr) == 0) {
                 if (sr.err != 0)
@@ -1113,18 +974,17 @@ static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
 {
     if (p == NULL || input == NULL || p->stages == NULL) { /* NULL, zeroed or destroyed */
         fut_drop(input);
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     }
     fut__pipe_item *it = (fut__pipe_item *)FUT_MALLOC(sizeof *it);
     fut_future out;
     if (it == NULL || fut_promise_new(&it->done, &out) != 0) {
         FUT_FREE(it);
         fut_drop(input);
-        return fut_failed(ENOMEM);
+        return fut_ready_error(ENOMEM);
     }
     it->p = p;
-    it->cur = *input;
-    input->tag = FUT__SPENT;
+    it->cur = fut_move(input);
     pthread_mutex_lock(&p->lock);
     p->live++;
     fut__pipe_enqueue(p, 0, it);

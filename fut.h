@@ -1,11 +1,13 @@
 /* fut.h - futures and promises with continuation chaining over any scheduler.
  *
  * A promise is the write end, a future the read end of one result: a 64-bit value
- * (pointer, signed, unsigned or double) or an errno-style error code. Continuations
- * (then / recover / finally) run on a scheduler you supply when the result arrives; a
- * continuation returns a value, an error or another future, which is flattened. The
- * core is lock-free: one atomic word per shared state decides every race. The toolkit
- * never owns threads; it ships two schedulers (inline and manual) and a vtable for yours.
+ * (pointer, signed, unsigned or double) with an optional destructor, or an errno-style
+ * error code: one fut_result. Continuations (then / recover / then_result) run on a
+ * scheduler you supply when the result arrives; a continuation returns a value, an error
+ * or another future, which is flattened. The core is lock-free: one atomic word per
+ * shared state decides every race. The toolkit never owns threads; it ships two
+ * schedulers (inline and manual), a vtable for yours, and a section for writing your own
+ * combinators (batch.h is written on it).
  *
  * Example:
  *
@@ -23,18 +25,23 @@
  * time; they may move between threads with the usual synchronisation. A function that
  * CONSUMES a handle marks it spent, and a spent handle given again gets EINVAL (or
  * EALREADY for a settled promise), never a crash. A function that BORROWS leaves it valid.
- *   consumes: fut_promise_set/_set_ptr/_fail/_settle/_drop, fut_then/_recover/_finally,
- *             fut_split, fut_get, fut_try_get (when it returns 0), fut_drop
+ *   consumes: fut_promise_set/_set_ptr/_set_error/_set_result/_drop, fut_then/_recover/
+ *             _then_result, fut_split, fut_get, fut_try_get (when it returns 0),
+ *             fut_drop, fut_move, fut_input_attach
  *   borrows:  fut_is_ready, fut_wait/_until/_for, fut_cancel, fut_promise_cancelled,
  *             fut_promise_on_cancel
- * A value that was taken (fut_get, a continuation's argument) belongs to the taker. A
- * pointer value settled with a destructor (fut_promise_set_ptr, fut_ready_ptr) that nobody
- * takes - the future was dropped, cancelled, or the chain failed - is destroyed with it.
+ * A value that was taken (fut_get, a continuation's argument) belongs to the taker, with
+ * its destructor in r.dtor: pass r on whole (fut_ready_result) and the destructor goes
+ * with it through any chain, combinator or pipeline; fut_result_drop destroys it. A
+ * pointer value with a destructor that nobody takes - the future was dropped, cancelled,
+ * or the chain failed - is destroyed with it, exactly once.
  * Functions returning int give 0 or an errno code and consume nothing on error unless
  * their comment says so; functions returning a future report errors in that future.
  * Bad input: NULL, zero-initialised, consumed or destroyed objects never crash. Functions
- * that return an int say EINVAL (a queue that was destroyed: ESHUTDOWN), those returning
- * a count say 0, the rest ignore it. docs/bad_input.md has every case, with its test.
+ * that return an int say EINVAL (a queue that was destroyed: FUT_ESHUTDOWN), those
+ * returning a count say 0, the rest ignore it. docs/bad_input.md has every case, with
+ * its test; docs/names.md says why each name is what it is. fut_strerror spells fut's
+ * codes (FUT_EBROKEN: a broken promise, ECANCELED, FUT_ESHUTDOWN, ...).
  *
  * Thread-safety. Settling, chaining, cancelling, waiting and dropping may race freely
  * across threads on the two ends of one future. Borrowing calls on one future handle may
@@ -85,6 +92,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* -pthread defines _REENTRANT, with which glibc gives only POSIX 1995 when a system
@@ -133,9 +141,20 @@ extern long syscall(long number, ...); /* glibc hides it under strict C11 */
 #endif
 #endif
 
-#ifndef ESHUTDOWN
-#define ESHUTDOWN EPIPE
+/* fut's own outcome codes, errno values where one means the same, spelled out by
+ * fut_strerror. A broken promise (dropped unsettled) is EPIPE; a scheduler that shut down
+ * refuses with ESHUTDOWN (where the system has none, ECONNABORTED: never EPIPE, so the
+ * two stay apart). */
+#define FUT_EBROKEN EPIPE
+#ifdef ESHUTDOWN
+#define FUT_ESHUTDOWN ESHUTDOWN
+#else
+#define FUT_ESHUTDOWN ECONNABORTED
 #endif
+
+#define FUT_VERSION_MAJOR 0
+#define FUT_VERSION_MINOR 9
+#define FUT_VERSION_PATCH 0
 
 /* ---- values and results ----------------------------------------------------------- */
 
@@ -150,19 +169,23 @@ typedef union fut_value {
 /* Destroys a pointer value that nobody took. */
 typedef void (*fut_dtor)(void *ptr);
 
-/* An outcome: err == 0 means value is valid; err != 0 is an errno-style code and value
- * is zero. 16 bytes, passed in registers. Whoever receives a result owns its value: the
- * destructor it was settled with stays behind (pass a pointer on with fut_ready_ptr). */
+/* An outcome, the one form fut uses everywhere: a continuation's argument, fut_get's
+ * return, what a ready future holds, the items of a when_all block, a pipeline's items.
+ * err == 0: value is valid, and dtor (may be NULL) destroys it if it is a pointer that
+ * nobody takes. err != 0: an errno-style code, value zero, dtor NULL. Whoever holds a
+ * result owns its value: pass it on whole (fut_ready_result, fut_promise_set_result) and
+ * the destructor travels with it; keep the value and it is yours to free; let it go with
+ * fut_result_drop, which runs dtor. 24 bytes. */
 typedef struct fut_result {
     fut_value value;
+    fut_dtor dtor;
     int err;
 } fut_result;
 
 /* The read end. Zero-initialised is "empty". Treat the fields as private. */
 typedef struct fut_future {
-    uintptr_t tag; /* FUT__EMPTY, FUT__VALUE, FUT__ERROR, FUT__SPENT or a state */
-    fut_value val; /* a ready value, or the error code of a ready error */
-    fut_dtor dtor; /* destructor of a ready pointer value */
+    uintptr_t tag; /* FUT__EMPTY, FUT__READY (r holds the outcome), FUT__SPENT or a state */
+    fut_result r;
 } fut_future;
 
 /* The write end. Zero-initialised is "empty". Treat the field as private. */
@@ -170,8 +193,9 @@ typedef struct fut_promise {
     uintptr_t tag;
 } fut_promise;
 
-/* A continuation: gets the outcome (it owns r.value) and returns the next future - a
- * ready value (fut_ready), an error (fut_failed) or any future, which is flattened. */
+/* A continuation: gets the outcome (it owns r.value, and r.dtor says how to destroy it)
+ * and returns the next future - a ready value (fut_ready), an error (fut_ready_error),
+ * the outcome passed on (fut_ready_result(r)) or any future, which is flattened. */
 typedef fut_future (*fut_fn)(void *ctx, fut_result r);
 
 static inline fut_value fut_i64(int64_t x) { fut_value v; v.i64 = x; return v; }
@@ -179,8 +203,39 @@ static inline fut_value fut_u64(uint64_t x) { fut_value v; v.u64 = x; return v; 
 static inline fut_value fut_f64(double x) { fut_value v; v.f64 = x; return v; }
 static inline fut_value fut_ptr(void *x) { fut_value v; v.ptr = x; return v; }
 
-static inline fut_result fut_ok(fut_value v) { fut_result r; r.value = v; r.err = 0; return r; }
-static inline fut_result fut_error(int err) { fut_result r; r.value.u64 = 0; r.err = err; return r; }
+/* Results: a value, an owned pointer, an error (err 0 becomes EINVAL). */
+static inline fut_result fut_ok(fut_value v) { fut_result r; r.value = v; r.dtor = NULL; r.err = 0; return r; }
+static inline fut_result fut_ok_ptr(void *ptr, fut_dtor dtor)
+{
+    fut_result r;
+    r.value.u64 = 0; /* the whole union: a pointer may be narrower than 64 bits */
+    r.value.ptr = ptr;
+    r.dtor = dtor;
+    r.err = 0;
+    return r;
+}
+static inline fut_result fut_error(int err)
+{
+    fut_result r;
+    r.value.u64 = 0;
+    r.dtor = NULL;
+    r.err = err != 0 ? err : EINVAL;
+    return r;
+}
+/* Destroys r's value if nobody will take it (runs dtor for a value with one) and leaves
+ * r without a destructor, so a second drop does nothing. NULL is ignored. */
+static inline void fut_result_drop(fut_result *r)
+{
+    if (r != NULL && r->err == 0 && r->dtor != NULL) {
+        fut_dtor d = r->dtor;
+        r->dtor = NULL;
+        d(r->value.ptr);
+    }
+}
+
+/* A fut code (or any errno value) in words: "broken promise", "cancelled", ... Never
+ * NULL; for a code fut does not use, strerror's text. */
+static inline const char *fut_strerror(int err);
 
 /* ---- the scheduler interface ------------------------------------------------------ */
 
@@ -289,19 +344,22 @@ static inline int fut_promise_new_env(fut_promise *p, fut_future *f, const fut_e
 /* Ready futures: no allocation, no atomic operation. */
 static inline fut_future fut_ready(fut_value v);
 static inline fut_future fut_ready_ptr(void *ptr, fut_dtor dtor); /* owns ptr */
-static inline fut_future fut_failed(int err);                     /* err 0 becomes EINVAL */
-static inline fut_future fut_from_result(fut_result r);
+static inline fut_future fut_ready_error(int err);                /* err 0 becomes EINVAL */
+static inline fut_future fut_ready_result(fut_result r);          /* owns r's value */
+
+/* Moves a handle: returns *f and leaves f spent (a NULL f gives an empty future). */
+static inline fut_future fut_move(fut_future *f);
 
 /* ---- settle (producer side) ------------------------------------------------------- */
 
 /* Settle exactly once; each consumes p. Return 0; ECANCELED if the consumer cancelled
- * first (the value stays yours, nothing is destroyed); EALREADY if p was already settled
- * or dropped; EINVAL for a NULL or empty p. */
+ * first (not delivered: the value stays yours, nothing is destroyed); EALREADY if p was
+ * already settled or dropped; EINVAL for a NULL or empty p. */
 static inline int fut_promise_set(fut_promise *p, fut_value v);
 static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor);
-static inline int fut_promise_fail(fut_promise *p, int err); /* err 0 is EINVAL */
-static inline int fut_promise_settle(fut_promise *p, fut_result r);
-/* Gives up p: an unsettled future settles with EPIPE ("broken promise"). */
+static inline int fut_promise_set_error(fut_promise *p, int err); /* err 0 is EINVAL */
+static inline int fut_promise_set_result(fut_promise *p, fut_result r); /* dtor included */
+/* Gives up p: an unsettled future settles with FUT_EBROKEN ("broken promise"). */
 static inline void fut_promise_drop(fut_promise *p);
 
 /* Cancellation, seen from the producer: a poll, and a hook. The hook runs exactly once,
@@ -318,8 +376,8 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
 /* Each consumes f and returns the future of the continuation's result. fn runs on s.
  * then: fn runs on a value; an error passes through untouched.
  * recover: fn runs on an error; a value passes through untouched (destructor included).
- * finally: fn runs on both; return fut_from_result(r) to pass the outcome on (a pointer
- * value then has no destructor any more: use fut_ready_ptr(r.value.ptr, dtor) to keep one).
+ * then_result: fn runs on either and sees the whole outcome (folly's thenTry, Java's
+ * handle); return fut_ready_result(r) to pass it on, destructor included.
  * When f is already settled and s allows it (may_inline), fn runs at once on this
  * thread and its future is returned: no allocation. Otherwise fn runs when f settles:
  * inside that settle, on the settling thread, if s allows it then; else through
@@ -328,12 +386,16 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
  * scheduler its error; in every case f's value, if it comes, is destroyed. */
 static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
-static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
+static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 
 /* Runs fn(ctx, a zero value) on s and returns the future of its result (flattened).
  * Always submitted, never run here. A NULL s or fn gives EINVAL, allocation failure
  * ENOMEM, a refusing scheduler its error. */
 static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx);
+/* As fut_spawn, but not submitted: *task is the job, yours to hand to a scheduler (any
+ * path that ends in task->run(task, 0), or task->run(task, err) to refuse it), exactly
+ * once. On error (EINVAL, ENOMEM) the future holds it and *task is NULL. */
+static inline fut_future fut_spawn_task(fut_sched *s, fut_fn fn, void *ctx, fut_task **task);
 
 /* Fans f out to n futures (1..65535) that all get its outcome, settled in index order
  * (so their continuations start in that order). A pointer value's destructor goes with
@@ -346,7 +408,8 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out);
 
 static inline int fut_is_ready(const fut_future *f); /* 1 settled, 0 pending or invalid */
 /* Block until f settles: a bounded spin, then park (futex on Linux). Borrow f. Return 0,
- * ETIMEDOUT (deadline on the monotonic clock, in ns) or EINVAL. */
+ * ETIMEDOUT (deadline on the monotonic clock, in ns: fut_now_ns, from stats.h) or
+ * EINVAL. */
 static inline int fut_wait(const fut_future *f);
 static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns);
 static inline int fut_wait_for(const fut_future *f, uint64_t timeout_ns);
@@ -358,8 +421,6 @@ static inline fut_result fut_get(fut_future *f);
 /* Lets go of f without taking its outcome (destroyed when it arrives). Work upstream
  * goes on: dropping is not cancelling. A NULL, empty or spent f is ignored. */
 static inline void fut_drop(fut_future *f);
-/* Now on the monotonic clock, in ns: the base for deadlines. */
-static inline uint64_t fut_now_ns(void);
 
 /* ---- cancel ----------------------------------------------------------------------- */
 
@@ -369,12 +430,83 @@ static inline uint64_t fut_now_ns(void);
  * settled) or EINVAL. */
 static inline int fut_cancel(const fut_future *f);
 
+/* ---- writing your own combinator ---------------------------------------------------
+ *
+ * batch.h is built on this section and the public API alone; a combinator of yours
+ * (a quorum, when_n, a race with a default) is written the same way. Its parts:
+ *
+ *   fut_node   the combinator's output. Embed it in your object; fut_node_future gives
+ *              its read end (once). You settle it once with fut_node_settle and let go
+ *              with fut_node_release; when the future is also let go (taken, dropped,
+ *              cancelled and dropped), ops->free runs - on whichever thread let go
+ *              last - and frees your object. If the future is cancelled first,
+ *              ops->cancel(n, w) runs on the cancelling thread: cancel your inputs.
+ *   fut_input  one input. fut_input_init before the node is shared, then
+ *              fut_input_attach consumes a future into it. Its fn runs exactly once per
+ *              attached input, with the input's outcome (fn owns it) or with ECANCELED
+ *              if fut_input_cancel won; on any thread: the settler's, the canceller's, or
+ *              inside fut_input_attach when the future was ready. After fn returns, fut
+ *              never touches the input again.
+ *   fut_work   the settling thread's pending continuations. Pass on the one your
+ *              callback got; outside a callback, fut_work_init one, pass it, then
+ *              fut_work_run it (or pass NULL: the call then runs its own). This is what
+ *              keeps a thousand nested combinators off the stack.
+ *
+ * Lifetime rule: your object must stay alive while fut may still call into it. Count it
+ * as most nodes do: one for each input (fn's run, the last thing fn does is count
+ * down), plus one for the creator while it attaches; who counts the last one settles
+ * the output if nobody has, drops outcomes nobody took and calls fut_node_release.
+ * fut_input_cancel may run fn at once (it cancelled a linked input): call it only while
+ * you hold a count yourself (inside another input's fn, before its count-down, or in
+ * ops->cancel, during which the cancelling side keeps the node). A cancel that reaches
+ * an input not yet attached is remembered; the attach then cancels what it is given.
+ * Orders: everything fn wrote before its count-down is visible to the one who counts
+ * the last, if the count-down is an acq_rel fetch_sub (as in batch.h's join). fn runs
+ * at most once per input with no lock held: two inputs' fns may run at once.
+ * An example from this section alone: examples/12_quorum.c (the first k successes). */
+typedef struct fut_work fut_work;
+typedef struct fut_node fut_node;
+typedef struct fut_input fut_input;
+typedef struct fut_node_ops {
+    void (*cancel)(fut_node *n, fut_work *w); /* optional: the future was cancelled */
+    void (*free)(fut_node *n);                /* required: nobody holds n any more */
+} fut_node_ops;
+typedef void (*fut_input_fn)(fut_input *in, fut_result r, fut_work *w);
+
+static inline void fut_work_init(fut_work *w);
+/* Runs what w holds, and what that adds, until it is empty. */
+static inline void fut_work_run(fut_work *w);
+
+/* Prepares n (its memory is yours; ops must outlive it). env (may be NULL) counts its
+ * events and gives continuations chained after it their pool. Returns 0 or EINVAL
+ * (NULL n, ops or ops->free). */
+static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env);
+/* The node's read end: call once (a second call gives an EINVAL future). */
+static inline fut_future fut_node_future(fut_node *n);
+/* Settles the output with r. 0: delivered (r is the consumer's now); ECANCELED: the
+ * future was cancelled first, EALREADY: settled before, EINVAL: a NULL n - in those
+ * cases r is still yours (fut_result_drop it). Settles do not race each other: decide
+ * who settles first (batch.h claims with a CAS); a cancel may race any of them. */
+static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w);
+/* The producer side lets go of n; an output not yet settled settles with FUT_EBROKEN.
+ * Do not touch n afterwards: ops->free may already have run. */
+static inline void fut_node_release(fut_node *n);
+
+/* Prepares in (before it is shared). */
+static inline void fut_input_init(fut_input *in, fut_input_fn fn);
+/* Consumes f into in. An empty or spent f arrives as EINVAL. Attach each input once. */
+static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w);
+/* Asks in's future to cancel (travelling upstream). Returns 0 if the request was made -
+ * fn then gets ECANCELED, unless the outcome was already arriving, when fn gets that -
+ * or EALREADY (fn has run or is running), EINVAL for NULL. */
+static inline int fut_input_cancel(fut_input *in, fut_work *w);
+
 /* ======================================================================================
  * Implementation
  * ====================================================================================== */
 
 /* Handle tags. Shared states are allocated, hence aligned: never 1..3. */
-enum { FUT__EMPTY = 0, FUT__VALUE = 1, FUT__ERROR = 2, FUT__SPENT = 3 };
+enum { FUT__EMPTY = 0, FUT__READY = 1, FUT__SPENT = 3 };
 
 /* The shared state and its state machine.
  *
@@ -435,9 +567,7 @@ struct fut__state {
     _Atomic uint32_t word;
     uint16_t op;
     uint16_t aux;          /* split hub: output count; record: 1 when refused */
-    int err;               /* outcome, or the record's input before it runs */
-    fut_value value;
-    fut_dtor dtor;
+    fut_result out;        /* outcome, or the record's input before it runs */
     uintptr_t consumer;    /* valid while LINK: a record (fut__state *), or an extension's
                               fut__link * with the low bit set */
     fut__state *up;        /* record: the state it waits on; split output: unused */
@@ -446,7 +576,7 @@ struct fut__state {
     union {
         fut_fn fn;                /* record: the continuation */
         void (*hook)(void *ctx);  /* promise: the cancel hook */
-        void (*ext)(fut__state *st); /* extension: cancel what this state waits on */
+        const fut_node_ops *ops;  /* node: its cancel and free */
     } cb;
     void *ctx;
     const fut_env *env;    /* where it came from and where it counts (NULL: malloc) */
@@ -463,11 +593,9 @@ typedef struct fut__hub {
 
 /* The inline work list of one settle: records ready to run on this thread. Draining it
  * in a loop, instead of recursing, is what keeps long chains off the stack. */
-struct fut__run {
-    fut__state *head, *tail;
+struct fut_work {
+    fut__state *head, *tail; /* private */
 };
-
-#define FUT__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* FUT__COLD and FUT__NOINLINE come from stats.h. */
 
@@ -494,117 +622,72 @@ static inline struct timespec fut__timespec(uint64_t ns)
 
 /* ---- outcomes --------------------------------------------------------------------- */
 
-/* An outcome inside the library: the public result plus the destructor of a pointer
- * value, which the library keeps to destroy values nobody takes. Passed by pointer. */
-typedef struct fut__out {
-    fut_value value;
-    fut_dtor dtor;
-    int err;
-} fut__out;
-
-static inline void fut__out_set(fut__out *o, fut_value v, fut_dtor dtor, int err)
-{
-    o->value = err == 0 ? v : fut_u64(0); /* an error carries no value */
-    o->dtor = err == 0 ? dtor : NULL;
-    o->err = err;
-}
-
-static inline void fut__out_load(fut__out *o, const fut__state *st)
-{
-    o->value = st->value;
-    o->dtor = st->dtor;
-    o->err = st->err;
-}
-
-static inline void fut__out_store(fut__state *st, const fut__out *o)
-{
-    st->value = o->value;
-    st->dtor = o->dtor;
-    st->err = o->err;
-}
-
-static inline fut_result fut__out_result(const fut__out *o)
+static inline fut_result fut__res(fut_value v, fut_dtor dtor, int err)
 {
     fut_result r;
-    r.value = o->value;
-    r.err = o->err;
+    r.value = err == 0 ? v : fut_u64(0); /* an error carries no value */
+    r.dtor = err == 0 ? dtor : NULL;
+    r.err = err;
     return r;
 }
 
 /* Destroys an outcome nobody will take. */
-static inline void fut__discard(const fut__out *o)
+static inline void fut__discard(const fut_result *o)
 {
     if (o->err == 0 && o->dtor != NULL)
         o->dtor(o->value.ptr);
 }
 
-typedef struct fut__run fut__run;
 
 /* A consumer that is not a record: an extension's slot (batch.h). Settling calls
  * deliver with the outcome; the link owns the upstream's consumer hold from then on. */
 struct fut__link {
-    void (*deliver)(fut__link *l, const fut__out *o, fut__run *wl);
+    void (*deliver)(fut__link *l, const fut_result *o, fut_work *wl);
+};
+
+/* The combinator section's types (complete here because they embed a state). Treat
+ * their fields as private. */
+struct fut_node {
+    fut__state st; /* op EXT; cb.ops; aux: 1 once the future was handed out */
+};
+
+struct fut_input {
+    fut__link link;          /* linked to the input future's state */
+    _Atomic uint32_t st;     /* FUT__IN_* */
+    fut__state *up;          /* the input's state while linked */
+    fut_input_fn fn;
 };
 
 /* ---- ready futures and results ---------------------------------------------------- */
 
-static inline fut_future fut_ready(fut_value v)
+static inline fut_future fut_ready_result(fut_result r)
 {
     fut_future f;
-    f.tag = FUT__VALUE;
-    f.val = v;
-    f.dtor = NULL;
+    f.tag = FUT__READY;
+    f.r = fut__res(r.value, r.dtor, r.err);
     return f;
 }
 
-static inline fut_future fut_ready_ptr(void *ptr, fut_dtor dtor)
-{
-    fut_future f;
-    f.tag = FUT__VALUE;
-    f.val.ptr = ptr;
-    f.dtor = dtor;
-    return f;
-}
-
-static inline fut_future fut_failed(int err)
-{
-    fut_future f;
-    f.tag = FUT__ERROR;
-    f.val.i64 = err != 0 ? err : EINVAL;
-    f.dtor = NULL;
-    return f;
-}
-
-static inline fut_future fut_from_result(fut_result r)
-{
-    return r.err != 0 ? fut_failed(r.err) : fut_ready(r.value);
-}
-
-/* The outcome held by a ready handle (tag VALUE or ERROR). */
-static inline void fut__ready_out(fut__out *o, const fut_future *f)
-{
-    if (f->tag == FUT__ERROR)
-        fut__out_set(o, fut_u64(0), NULL, (int)f->val.i64);
-    else
-        fut__out_set(o, f->val, f->dtor, 0);
-}
-
-static inline fut_future fut__ready_from(const fut__out *o)
-{
-    if (o->err != 0)
-        return fut_failed(o->err);
-    fut_future f = fut_ready(o->value); /* the whole union: i64 is wider than ptr on 32-bit */
-    f.dtor = o->dtor;
-    return f;
-}
+static inline fut_future fut_ready(fut_value v) { return fut_ready_result(fut_ok(v)); }
+static inline fut_future fut_ready_ptr(void *ptr, fut_dtor dtor) { return fut_ready_result(fut_ok_ptr(ptr, dtor)); }
+static inline fut_future fut_ready_error(int err) { return fut_ready_result(fut_error(err)); }
 
 static inline fut_future fut__handle(fut__state *st)
 {
     fut_future f;
     f.tag = (uintptr_t)st;
-    f.val.u64 = 0;
-    f.dtor = NULL;
+    f.r = fut__res(fut_u64(0), NULL, 0);
     return f;
+}
+
+static inline fut_future fut_move(fut_future *f)
+{
+    if (f == NULL)
+        return fut__handle(NULL);
+    fut_future g = *f;
+    if (f->tag != FUT__EMPTY)
+        f->tag = FUT__SPENT;
+    return g;
 }
 
 /* ---- state lifetime --------------------------------------------------------------- */
@@ -744,7 +827,7 @@ static FUT__NOINLINE void fut__state_free_slow(fut__state *st)
     }
 #endif
     if (st->op == FUT__OP_EXT)
-        FUT_FREE(st); /* an extension state, allocated with its node */
+        st->cb.ops->free((fut_node *)(void *)st); /* a node: its owner frees it */
     else if (st->env != NULL && st->env->pool != NULL)
         (void)fut_pool_release(st->env->pool, st); /* ours: it cannot be refused */
     else
@@ -800,12 +883,12 @@ static inline void fut__let_go(fut__state *st)
 
 /* Takes the outcome of a settled state the caller consumes (w: its word, loaded with
  * acquire, SET) and lets go of it. */
-static inline void fut__take(fut__out *o, fut__state *st, uint32_t w)
+static inline void fut__take(fut_result *o, fut__state *st, uint32_t w)
 {
     if (w & FUT__CANC)
-        fut__out_set(o, fut_u64(0), NULL, ECANCELED); /* the fields were never written */
+        *o = fut__res(fut_u64(0), NULL, ECANCELED); /* the fields were never written */
     else
-        fut__out_load(o, st);
+        *o = st->out;
     fut__release_cons(st, w);
 }
 
@@ -934,7 +1017,7 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
 
 /* ---- the run list ----------------------------------------------------------------- */
 
-static inline void fut__run_push(fut__run *wl, fut__state *c)
+static inline void fut_work_push(fut_work *wl, fut__state *c)
 {
     c->task.next = NULL;
     if (wl->tail != NULL)
@@ -944,14 +1027,14 @@ static inline void fut__run_push(fut__run *wl, fut__state *c)
     wl->tail = c;
 }
 
-static void fut__rec_run(fut__state *c, fut__run *wl);
+static void fut__rec_run(fut__state *c, fut_work *wl);
 
-static inline void fut__run_drain(fut__run *wl)
+static inline void fut__work_drain(fut_work *wl)
 {
     fut__state *c;
     while ((c = wl->head) != NULL) {
         fut_task *next = c->task.next; /* read first: running c may free it */
-        wl->head = next != NULL ? FUT__CONTAINER(next, fut__state, task) : NULL;
+        wl->head = next != NULL ? FUT_CONTAINER_OF(next, fut__state, task) : NULL;
         if (wl->head == NULL)
             wl->tail = NULL;
         fut__rec_run(c, wl);
@@ -961,11 +1044,11 @@ static inline void fut__run_drain(fut__run *wl)
 /* ---- settling --------------------------------------------------------------------- */
 
 static void fut__rec_task(fut_task *t, int err);
-static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl);
+static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl);
 
 static inline int fut__inline_may(fut_sched *s);
 
-static FUT__COLD void fut__submit(fut__state *c, const fut__out *o, fut__run *wl);
+static FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl);
 
 static inline int fut__may_inline(fut_sched *s)
 {
@@ -973,24 +1056,24 @@ static inline int fut__may_inline(fut_sched *s)
 }
 
 /* Hands outcome o to the linked record c and runs it inline or submits it. */
-static inline void fut__deliver(fut__state *c, const fut__out *o, fut__run *wl)
+static inline void fut__deliver(fut__state *c, const fut_result *o, fut_work *wl)
 {
-    fut__out_store(c, o); /* the record's input */
+    c->out = *o; /* the record's input */
     fut_sched *s = c->sched;
     if (s == NULL || c->op == FUT__OP_FORWARD) {
-        fut__run_push(wl, c); /* internal records: no user code, always here */
+        fut_work_push(wl, c); /* internal records: no user code, always here */
         return;
     }
     if (fut__may_inline(s)) {
         fut_stats_inc(fut__stats_of(c->env), FUT_STAT_SCHED_SKIP);
-        fut__run_push(wl, c);
+        fut_work_push(wl, c);
         return;
     }
     fut__submit(c, o, wl);
 }
 
 /* Hands record c (input already stored) to its scheduler; a refusal settles it. */
-static FUT__COLD void fut__submit(fut__state *c, const fut__out *o, fut__run *wl)
+static FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl)
 {
     fut_sched *s = c->sched;
     c->task.next = NULL;
@@ -1000,12 +1083,12 @@ static FUT__COLD void fut__submit(fut__state *c, const fut__out *o, fut__run *wl
         /* Refused: the continuation cannot run and its future settles with the error,
          * through the run list rather than from here, so that a chain of refusals
          * stays iterative. */
-        fut__out e;
+        fut_result e;
         fut__discard(o);
-        fut__out_set(&e, fut_u64(0), NULL, err);
-        fut__out_store(c, &e);
+        e = fut__res(fut_u64(0), NULL, err);
+        c->out = e;
         c->aux = 1;
-        fut__run_push(wl, c);
+        fut_work_push(wl, c);
     }
 }
 
@@ -1021,11 +1104,11 @@ static inline uint32_t fut__settled_word(uint32_t w)
     return (w | FUT__SET) & ~clear;
 }
 
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, uintptr_t d,
-                                        fut_stats *stats, int keep, fut__run *wl);
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
+                                        fut_stats *stats, int keep, fut_work *wl);
 
 /* Hands o to whatever is linked: a record, or an extension's link. */
-static inline void fut__hand_on(uintptr_t d, const fut__out *o, fut__run *wl)
+static inline void fut__hand_on(uintptr_t d, const fut_result *o, fut_work *wl)
 {
     if (d & 1u) {
         fut__link *l = (fut__link *)(d - 1u);
@@ -1039,14 +1122,15 @@ static inline void fut__hand_on(uintptr_t d, const fut__out *o, fut__run *wl)
  * outputs and extensions. Returns 1 if it won; 0 if a cancel came first - then o is left
  * to the caller. The producer's hold is let go either way, unless keep is set (an
  * extension whose node lives in st lets go later with fut__release_prod). */
-static inline int fut__settle_ex(fut__state *st, const fut__out *o, fut__run *wl, int keep)
+static inline int fut__settle_ex(fut__state *st, const fut_result *o, fut_work *wl, int keep)
 {
     /* acquire: if LINK is set, the record's fields (written before its release CAS) are
      * visible, so `consumer` is read here, before we give up our hold. */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    if (!(w & FUT__LINK))
-        fut__out_store(st, o); /* for a consumer that takes it from st; a linked record
-                                  gets it handed over instead (LINK is never undone) */
+    if (!(w & (FUT__LINK | FUT__SET)))
+        st->out = *o; /* for a consumer that takes it from st; a linked record gets it
+                         handed over instead (LINK is never undone). Never over an
+                         outcome already there (a node settled twice). */
     fut_stats *stats = fut__stats_of(st->env); /* now: after the CAS st may be freed */
     uintptr_t d;
     for (;;) {
@@ -1075,14 +1159,14 @@ static inline int fut__settle_ex(fut__state *st, const fut__out *o, fut__run *wl
     return 1;
 }
 
-static inline int fut__settle(fut__state *st, const fut__out *o, fut__run *wl)
+static inline int fut__settle(fut__state *st, const fut_result *o, fut_work *wl)
 {
     return fut__settle_ex(st, o, wl, 0);
 }
 
 /* The rest of a won settle: errors counted, no consumer left, waiters to wake. */
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__out *o, uintptr_t d,
-                                        fut_stats *stats, int keep, fut__run *wl)
+static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
+                                        fut_stats *stats, int keep, fut_work *wl)
 {
     if (o->err != 0)
         fut_stats_inc(stats, FUT_STAT_ERRORS);
@@ -1107,7 +1191,7 @@ static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut__o
 }
 
 /* A record settles its own state c with o, the result of its continuation. */
-static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl)
+static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl)
 {
     fut__state *up = c->up; /* read before settling: afterwards c may be freed */
     if (!fut__settle(c, o, wl)) {
@@ -1120,11 +1204,32 @@ static void fut__settle_rec(fut__state *c, const fut__out *o, fut__run *wl)
 
 /* ---- cancelling ------------------------------------------------------------------- */
 
+/* Tries to settle st by a cancel: SET|CANC, and `clear` cleared (LINK, for a walker that
+ * takes over the link's hold). Returns 1 with the replaced word in *w if it won; 0 if st
+ * had settled. */
+static inline int fut__cancel_cas(fut__state *st, uint32_t clear, uint32_t *w)
+{
+    uint32_t old = atomic_load_explicit(&st->word, memory_order_acquire);
+    for (;;) {
+        if (old & FUT__SET)
+            return 0;
+        /* acq_rel: decides the race with the settler (the loser sees SET); acquire makes
+         * the hook and the upstream pointer visible. */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &old, (old | FUT__SET | FUT__CANC) & ~clear,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            *w = old;
+            return 1;
+        }
+    }
+}
+
+static inline void fut__node_cancelled(fut__state *c);
+
 /* The caller has just won c by cancelling it (w: the word it replaced). Walks upstream
  * while records wait idle: each upstream still pending is cancelled and its record
  * unlinked. If held is 0, c belongs to the caller's handle; states reached by the walk
- * are held by the walk (it took over their link) and let go here. An extension state
- * (a combinator) cancels its own inputs through cb.ext, each with fut__cancel_input. */
+ * are held by the walk (it took over their link) and let go here. A node (a combinator)
+ * cancels its own inputs through its ops (fut_input_cancel, which walks on). */
 static void fut__cancel_up(fut__state *c, uint32_t w, int held)
 {
     for (;;) {
@@ -1137,23 +1242,11 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
         } else if (c->op == FUT__OP_EXT) {
-            c->cb.ext(c); /* a combinator: it cancels its inputs (recursion per level) */
+            fut__node_cancelled(c); /* recursion per level of nodes */
         } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
-            uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
-            for (;;) {
-                if (aw & FUT__SET)
-                    break;
-                /* acq_rel: the same race as a settle; the loser sees SET. */
-                if (atomic_compare_exchange_weak_explicit(&a->word, &aw,
-                                                          (aw | FUT__SET | FUT__CANC) & ~(uint32_t)FUT__LINK,
-                                                          memory_order_acq_rel, memory_order_acquire)) {
-                    next = a;
-                    nw = aw;
-                    break;
-                }
-            }
-            if (next != NULL) {
+            if (fut__cancel_cas(a, FUT__LINK, &nw)) {
+                next = a;
                 fut__release_prod(c); /* c's record is unlinked: it will never run */
                 fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
             } else {
@@ -1170,24 +1263,17 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
     }
 }
 
-/* For extensions: the caller owns the consumer hold of input a, linked to one of its
- * slots, and has claimed that slot for cancelling. Cancels a if still pending - walking
- * on upstream - and lets go of it. Returns 1 if it cancelled a (no delivery will come),
- * 0 if a had settled first (its outcome is being delivered to the slot, and the
- * delivery, finding the slot cancelled, drops it). */
+/* An input's owner holds the consumer hold of a (through its link) and has claimed the
+ * input for cancelling. Cancels a if still pending - walking on upstream - and lets go
+ * of it. Returns 1 if it cancelled a (no delivery will come), 0 if a had settled first
+ * (its outcome is being delivered, and the delivery, finding the input cancelled, drops
+ * it). */
 static inline int fut__cancel_input(fut__state *a)
 {
-    /* acquire: as in fut__cancel_up. */
-    uint32_t aw = atomic_load_explicit(&a->word, memory_order_acquire);
-    for (;;) {
-        if (aw & FUT__SET) {
-            fut__let_go(a); /* the settler no longer touches a; the slot gets the outcome */
-            return 0;
-        }
-        /* acq_rel: as in fut__cancel_up. */
-        if (atomic_compare_exchange_weak_explicit(&a->word, &aw, (aw | FUT__SET | FUT__CANC) & ~(uint32_t)FUT__LINK,
-                                                  memory_order_acq_rel, memory_order_acquire))
-            break;
+    uint32_t aw;
+    if (!fut__cancel_cas(a, FUT__LINK, &aw)) {
+        fut__let_go(a); /* the settler no longer touches a; the input gets the outcome */
+        return 0;
     }
     fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
     fut__cancel_up(a, aw, 1);
@@ -1197,16 +1283,9 @@ static inline int fut__cancel_input(fut__state *a)
 /* Cancels a state the caller holds as consumer. Returns 0 or EALREADY. */
 static inline int fut__cancel_state(fut__state *st)
 {
-    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    for (;;) {
-        if (w & FUT__SET)
-            return EALREADY;
-        /* acq_rel: decides the race with the settler; acquire makes the hook and the
-         * upstream pointer visible. */
-        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__SET | FUT__CANC,
-                                                  memory_order_acq_rel, memory_order_acquire))
-            break;
-    }
+    uint32_t w;
+    if (!fut__cancel_cas(st, 0, &w))
+        return EALREADY;
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
     fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
@@ -1230,7 +1309,7 @@ static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_f
 /* Links a consumer (a record, or a tagged fut__link) to st; the caller holds st's
  * consumer side and hands it to the link. Returns 1 when linked; 0 when st had settled,
  * and then *o holds its outcome and st is let go. */
-static inline int fut__attach(fut__state *st, uintptr_t consumer, fut__out *o)
+static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
 {
     st->consumer = consumer; /* read by the settler only after it sees LINK */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
@@ -1247,13 +1326,13 @@ static inline int fut__attach(fut__state *st, uintptr_t consumer, fut__out *o)
     }
 }
 
-static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl);
-static void fut__hub_run(fut__state *hub, fut__run *wl);
+static void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
+static void fut__hub_run(fut__state *hub, fut_work *wl);
 
 /* Finishes record c with the future r its continuation returned. */
-static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut__run *wl)
+static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work *wl)
 {
-    fut__out o;
+    fut_result o;
     if (fut__is_state(r->tag)) {
         fut__state *rs = fut__st(r->tag);
         /* acquire: if rs is settled, its outcome is read (fut__take). */
@@ -1263,16 +1342,16 @@ static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut__run 
             return;
         }
         fut__take(&o, rs, w);
-    } else if (r->tag == FUT__VALUE || r->tag == FUT__ERROR) {
-        fut__ready_out(&o, r);
+    } else if (r->tag == FUT__READY) {
+        o = r->r;
     } else {
-        fut__out_set(&o, fut_u64(0), NULL, EINVAL); /* the continuation returned no future */
+        o = fut__res(fut_u64(0), NULL, EINVAL); /* the continuation returned no future */
     }
     fut__settle_rec(c, &o, wl);
 }
 
 /* Runs record c, whose input outcome sits in its fields. */
-static void fut__rec_run(fut__state *c, fut__run *wl)
+static void fut__rec_run(fut__state *c, fut_work *wl)
 {
     if (c->op == FUT__OP_SPLIT) {
         fut__hub_run(c, wl);
@@ -1287,8 +1366,8 @@ static void fut__rec_run(fut__state *c, fut__run *wl)
                                                   memory_order_acquire))
             return;
     }
-    fut__out in;
-    fut__out_load(&in, c);
+    fut_result in;
+    in = c->out;
     if (w & FUT__SET) {
         fut__discard(&in); /* cancelled before it ran */
         fut__release_prod(c);
@@ -1301,29 +1380,29 @@ static void fut__rec_run(fut__state *c, fut__run *wl)
         fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
         return;
     }
-    r = c->cb.fn(c->ctx, fut__out_result(&in)); /* the value is the continuation's now */
+    r = c->cb.fn(c->ctx, in); /* the value is the continuation's now */
     fut__rec_finish(c, &r, wl);
 }
 
 /* The scheduler runs a record (err == 0) or gives it back (err != 0). */
 static void fut__rec_task(fut_task *t, int err)
 {
-    fut__state *c = FUT__CONTAINER(t, fut__state, task);
-    fut__run wl = {NULL, NULL};
+    fut__state *c = FUT_CONTAINER_OF(t, fut__state, task);
+    fut_work wl = {NULL, NULL};
     if (err != 0) {
-        fut__out in, e;
-        fut__out_load(&in, c);
+        fut_result in, e;
+        in = c->out;
         fut__discard(&in);
-        fut__out_set(&e, fut_u64(0), NULL, err);
+        e = fut__res(fut_u64(0), NULL, err);
         fut__settle_rec(c, &e, &wl);
     } else {
         fut__rec_run(c, &wl);
     }
-    fut__run_drain(&wl);
+    fut__work_drain(&wl);
 }
 
 /* c's continuation returned rs, still pending: c now waits on rs. */
-static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
+static void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
 {
     fut__state *old_up = c->up;
     uint32_t w = atomic_load_explicit(&c->word, memory_order_acquire);
@@ -1344,7 +1423,7 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
         fut__let_go(old_up);
     c->up = rs;
     c->op = FUT__OP_FORWARD;
-    fut__out o;
+    fut_result o;
     if (!fut__attach(rs, (uintptr_t)c, &o)) {
         c->up = NULL;
         fut__settle_rec(c, &o, wl); /* clears BUSY; loses if cancelled meanwhile */
@@ -1359,7 +1438,7 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
     if (w & FUT__SET)
         fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0); /* cancelled while BUSY: walk it */
     if (w & FUT__RERUN)
-        fut__run_push(wl, c); /* rs settled while BUSY: run the delivery now */
+        fut_work_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
 
 /* ---- chaining --------------------------------------------------------------------- */
@@ -1367,12 +1446,12 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut__run *wl)
 static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void *ctx, unsigned op)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     if (s == NULL || s->submit == NULL || fn == NULL) {
         fut_drop(f);
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     }
-    fut__out in;
+    fut_result in;
     fut__state *c = NULL;
     const fut_env *env = s->env; /* a continuation on a ready value uses its scheduler's */
     if (fut__is_state(f->tag)) {
@@ -1386,7 +1465,7 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
             if (c == NULL) {
                 f->tag = (uintptr_t)st;
                 fut_drop(f);
-                return fut_failed(ENOMEM);
+                return fut_ready_error(ENOMEM);
             }
             fut__rec_init(c, op, s, fn, ctx, st);
             if (fut__attach(st, (uintptr_t)c, &in))
@@ -1396,7 +1475,7 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
             fut__take(&in, st, w);
         }
     } else {
-        fut__ready_out(&in, f);
+        in = f->r;
         f->tag = FUT__SPENT;
         fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
     }
@@ -1404,25 +1483,25 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
         /* The fast path: the outcome is here and nothing is allocated. */
         if ((op == FUT__OP_THEN && in.err != 0) || (op == FUT__OP_RECOVER && in.err == 0)) {
             fut_stats_inc(fut__stats_of(env), FUT_STAT_FAST_PATH);
-            return fut__ready_from(&in); /* passes through */
+            return fut_ready_result(in); /* passes through */
         }
         if (fut__may_inline(s)) {
             fut_stats *stats = fut__stats_of(env);
             fut_stats_inc(stats, FUT_STAT_FAST_PATH);
             fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
-            fut_future r = fn(ctx, fut__out_result(&in)); /* scheduler skip */
-            return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_failed(EINVAL) : r;
+            fut_future r = fn(ctx, in); /* scheduler skip */
+            return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_ready_error(EINVAL) : r;
         }
         c = fut__state_new(op, env);
         if (c == NULL) {
             fut__discard(&in);
-            return fut_failed(ENOMEM);
+            return fut_ready_error(ENOMEM);
         }
         fut__rec_init(c, op, s, fn, ctx, NULL);
     }
-    fut__run wl = {NULL, NULL};
+    fut_work wl = {NULL, NULL};
     fut__deliver(c, &in, &wl);
-    fut__run_drain(&wl);
+    fut__work_drain(&wl);
     return fut__handle(c);
 }
 
@@ -1434,9 +1513,7 @@ static inline fut__state *fut__spawn_record(fut_sched *s, fut_fn fn, void *ctx)
     if (c == NULL)
         return NULL;
     fut__rec_init(c, FUT__OP_THEN, s, fn, ctx, NULL);
-    fut__out in;
-    fut__out_set(&in, fut_u64(0), NULL, 0);
-    fut__out_store(c, &in);
+    c->out = fut__res(fut_u64(0), NULL, 0);
     c->task.next = NULL;
     c->task.run = fut__rec_task;
     return c;
@@ -1445,16 +1522,28 @@ static inline fut__state *fut__spawn_record(fut_sched *s, fut_fn fn, void *ctx)
 static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx)
 {
     if (s == NULL || s->submit == NULL || fn == NULL)
-        return fut_failed(EINVAL);
+        return fut_ready_error(EINVAL);
     fut__state *c = fut__spawn_record(s, fn, ctx);
     if (c == NULL)
-        return fut_failed(ENOMEM);
-    fut__out in;
-    fut__out_load(&in, c);
-    fut__run wl = {NULL, NULL};
+        return fut_ready_error(ENOMEM);
+    fut_result in = c->out;
+    fut_work wl = {NULL, NULL};
     fut__submit(c, &in, &wl);
-    fut__run_drain(&wl);
+    fut__work_drain(&wl);
     return fut__handle(c);
+}
+
+static inline fut_future fut_spawn_task(fut_sched *s, fut_fn fn, void *ctx, fut_task **task)
+{
+    if (task != NULL)
+        *task = NULL;
+    if (s == NULL || s->submit == NULL || fn == NULL || task == NULL)
+        return fut_ready_error(EINVAL);
+    fut__state *c = fut__spawn_record(s, fn, ctx);
+    if (c == NULL)
+        return fut_ready_error(ENOMEM);
+    *task = &c->task;
+    return fut__handle(c); /* made before the task can run */
 }
 
 static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
@@ -1467,18 +1556,18 @@ static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, voi
     return fut__chain(f, s, fn, ctx, FUT__OP_RECOVER);
 }
 
-static inline fut_future fut_finally(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
+static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
 {
     return fut__chain(f, s, fn, ctx, FUT__OP_FINALLY);
 }
 
 /* ---- split ------------------------------------------------------------------------ */
 
-static void fut__hub_run(fut__state *hub, fut__run *wl)
+static void fut__hub_run(fut__state *hub, fut_work *wl)
 {
-    fut__hub *h = FUT__CONTAINER(hub, fut__hub, st);
-    fut__out o;
-    fut__out_load(&o, hub);
+    fut__hub *h = FUT_CONTAINER_OF(hub, fut__hub, st);
+    fut_result o;
+    o = hub->out;
     fut_dtor owner = o.dtor;
     o.dtor = NULL; /* out[0..n-2] borrow the pointer */
     for (unsigned i = 0; i < hub->aux; i++) {
@@ -1522,7 +1611,7 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
     h->st.aux = (uint16_t)n;
     for (size_t i = 0; i < n; i++)
         out[i] = fut__handle(h->out[i]);
-    fut__out o;
+    fut_result o;
     if (fut__is_state(f->tag)) {
         fut__state *st = fut__st(f->tag);
         h->st.up = st;
@@ -1531,12 +1620,236 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
             return 0;
         h->st.up = NULL;
     } else {
-        fut__ready_out(&o, f);
+        o = f->r;
         f->tag = FUT__SPENT;
     }
-    fut__run wl = {NULL, NULL};
+    fut_work wl = {NULL, NULL};
     fut__deliver(&h->st, &o, &wl);
-    fut__run_drain(&wl);
+    fut__work_drain(&wl);
+    return 0;
+}
+
+/* ---- nodes and inputs (writing your own combinator) --------------------------------- */
+
+static inline void fut_work_init(fut_work *w)
+{
+    if (w != NULL)
+        w->head = w->tail = NULL;
+}
+
+static inline void fut_work_run(fut_work *w)
+{
+    if (w != NULL)
+        fut__work_drain(w);
+}
+
+static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env)
+{
+    if (n == NULL || ops == NULL || ops->free == NULL)
+        return EINVAL;
+    fut__state_init(&n->st, FUT__OP_EXT);
+    n->st.aux = 0;
+    n->st.env = env;
+    n->st.cb.ops = ops;
+    return 0;
+}
+
+static inline fut_future fut_node_future(fut_node *n)
+{
+    if (n == NULL || n->st.op != FUT__OP_EXT || n->st.aux != 0)
+        return fut_ready_error(EINVAL);
+    n->st.aux = 1; /* the consumer hold is handed out once */
+    return fut__handle(&n->st);
+}
+
+static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w)
+{
+    if (n == NULL)
+        return EINVAL;
+    fut_work local = {NULL, NULL};
+    fut_work *wl = w != NULL ? w : &local;
+    r = fut__res(r.value, r.dtor, r.err);
+    if (!fut__settle_ex(&n->st, &r, wl, 1)) {
+        /* We keep PROD, so n is alive. relaxed: our own earlier settle, or a cancel
+         * seen by the acquire inside fut__settle_ex. */
+        return (atomic_load_explicit(&n->st.word, memory_order_relaxed) & FUT__CANC) ? ECANCELED : EALREADY;
+    }
+    if (wl == &local)
+        fut__work_drain(&local);
+    return 0;
+}
+
+/* Out of line: a node's memory is its owner's (often not from malloc), and a compiler
+ * that inlines the generic free path into the caller may warn about a free it cannot
+ * see is never taken (op EXT goes to ops->free). */
+static FUT__NOINLINE void fut__node_let_go(fut__state *st) { fut__release_prod(st); }
+
+static inline void fut_node_release(fut_node *n)
+{
+    if (n == NULL)
+        return;
+    /* acquire: a cancel's SET (we hold PROD: only we settle otherwise). */
+    if (!(atomic_load_explicit(&n->st.word, memory_order_acquire) & FUT__SET)) {
+        fut_result e = fut__res(fut_u64(0), NULL, FUT_EBROKEN);
+        (void)fut_node_settle(n, e, NULL); /* never settled: a broken promise */
+    }
+    fut__node_let_go(&n->st); /* may free n */
+}
+
+/* A cancel won the node's state: its owner cancels the inputs. */
+static inline void fut__node_cancelled(fut__state *c)
+{
+    const fut_node_ops *ops = c->cb.ops;
+    if (ops->cancel != NULL) {
+        fut_work wl = {NULL, NULL};
+        ops->cancel((fut_node *)(void *)c, &wl);
+        fut__work_drain(&wl);
+    }
+}
+
+/* An input's states. IDLE -> LINKED (attach) -> DONE (a delivery) or CANCELLED (a
+ * canceller); IDLE -> CANCEL_REQ (a cancel before the attach linked) -> CANCELLED (the
+ * attach, or a canceller racing it) or DONE (a delivery that came first). Each change
+ * is one CAS on st, so every race between the attacher, the settler and a canceller
+ * has one winner; fn runs once, by whoever moved the input to DONE or CANCELLED and
+ * then found nothing on its way (see fut_input_cancel). */
+enum { FUT__IN_IDLE, FUT__IN_CANCEL_REQ, FUT__IN_LINKED, FUT__IN_DONE, FUT__IN_CANCELLED };
+
+static inline void fut__input_cancelled_fn(fut_input *in, fut_work *wl)
+{
+    in->fn(in, fut__res(fut_u64(0), NULL, ECANCELED), wl);
+}
+
+/* The settler of in's future hands over the outcome (and the link's hold on it). */
+static void fut__input_deliver(fut__link *l, const fut_result *o, fut_work *wl)
+{
+    fut_input *in = FUT_CONTAINER_OF(l, fut_input, link);
+    /* acquire: a canceller's claim. */
+    uint32_t ex = atomic_load_explicit(&in->st, memory_order_acquire);
+    for (;;) {
+        if (ex == FUT__IN_CANCELLED) {
+            /* Claimed by a canceller after the input settled: it let go of the input's
+             * state and left fn to us. */
+            fut__discard(o);
+            fut__input_cancelled_fn(in, wl);
+            return;
+        }
+        /* acq_rel: decides against a canceller (LINKED), a cancel request or the
+         * attacher (IDLE). */
+        if (atomic_compare_exchange_weak_explicit(&in->st, &ex, FUT__IN_DONE, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    fut__state *up = in->up; /* published by the link's release CAS, which we acquired */
+    in->up = NULL;
+    fut__let_go(up); /* we won: the link's hold on the input is ours to let go */
+    in->fn(in, *o, wl);
+}
+
+static inline void fut_input_init(fut_input *in, fut_input_fn fn)
+{
+    if (in == NULL)
+        return;
+    in->link.deliver = fut__input_deliver;
+    atomic_init(&in->st, FUT__IN_IDLE);
+    in->up = NULL;
+    in->fn = fn;
+}
+
+/* in was not linked (its future was ready, or settled as we linked): o goes to fn,
+ * unless a cancel was requested first. */
+static inline void fut__input_resolve_here(fut_input *in, fut_result o, fut_work *wl)
+{
+    uint32_t ex = FUT__IN_IDLE;
+    /* acq_rel: against a canceller's request (it then leaves the input to us). */
+    if (atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_DONE, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        in->fn(in, o, wl);
+        return;
+    }
+    atomic_store_explicit(&in->st, FUT__IN_CANCELLED, memory_order_relaxed); /* ours alone now */
+    fut__discard(&o);
+    fut__input_cancelled_fn(in, wl);
+}
+
+static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w)
+{
+    if (in == NULL || in->fn == NULL) {
+        fut_drop(f);
+        return;
+    }
+    fut_work local = {NULL, NULL};
+    fut_work *wl = w != NULL ? w : &local;
+    fut_result o;
+    if (f != NULL && fut__is_state(f->tag)) {
+        fut__state *a = fut__st(f->tag);
+        f->tag = FUT__SPENT;
+        /* acquire: a cancel request; nothing else touches an unlinked input. */
+        if (atomic_load_explicit(&in->st, memory_order_acquire) == FUT__IN_CANCEL_REQ) {
+            fut_future h = fut__handle(a);
+            fut_cancel(&h); /* unwanted: cancel it upstream and drop it, as its owner would */
+            fut_drop(&h);
+            atomic_store_explicit(&in->st, FUT__IN_CANCELLED, memory_order_relaxed);
+            fut__input_cancelled_fn(in, wl);
+            goto out;
+        }
+        in->up = a; /* published to the settler by the link, to cancellers by LINKED */
+        if (fut__attach(a, (uintptr_t)&in->link | 1u, &o)) {
+            uint32_t ex = FUT__IN_IDLE;
+            /* acq_rel: LINKED publishes `up` to cancellers; acquire: a request. */
+            if (atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_LINKED, memory_order_acq_rel,
+                                                        memory_order_acquire))
+                goto out;
+            /* ex == DONE: a delivery took the input; nothing is ours. ex == CANCEL_REQ:
+             * a cancel came while we linked; claim it against a delivery and cancel. */
+            if (ex == FUT__IN_CANCEL_REQ &&
+                atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_CANCELLED, memory_order_acq_rel,
+                                                        memory_order_acquire) &&
+                fut__cancel_input(a))
+                fut__input_cancelled_fn(in, wl); /* no delivery will come */
+            goto out;
+        }
+        in->up = NULL; /* settled as we linked: o holds the outcome, a was let go */
+    } else if (f != NULL && f->tag == FUT__READY) {
+        o = f->r;
+        f->tag = FUT__SPENT;
+    } else {
+        o = fut__res(fut_u64(0), NULL, EINVAL); /* NULL, empty or spent */
+    }
+    fut__input_resolve_here(in, o, wl);
+out:
+    if (wl == &local)
+        fut__work_drain(&local);
+}
+
+static inline int fut_input_cancel(fut_input *in, fut_work *w)
+{
+    if (in == NULL)
+        return EINVAL;
+    /* acquire: LINKED's `up`. */
+    uint32_t ex = atomic_load_explicit(&in->st, memory_order_acquire);
+    for (;;) {
+        uint32_t to;
+        if (ex == FUT__IN_IDLE)
+            to = FUT__IN_CANCEL_REQ; /* not linked yet: the attach will cancel */
+        else if (ex == FUT__IN_LINKED)
+            to = FUT__IN_CANCELLED;
+        else
+            return EALREADY;
+        /* acq_rel: one CAS decides against the attacher and the settler. */
+        if (atomic_compare_exchange_weak_explicit(&in->st, &ex, to, memory_order_acq_rel, memory_order_acquire)) {
+            if (to == FUT__IN_CANCEL_REQ)
+                return 0;
+            break;
+        }
+    }
+    if (fut__cancel_input(in->up)) { /* LINKED: the link's hold is ours now */
+        fut_work local = {NULL, NULL};
+        fut_work *wl = w != NULL ? w : &local;
+        fut__input_cancelled_fn(in, wl);
+        if (wl == &local)
+            fut__work_drain(&local);
+    }
     return 0;
 }
 
@@ -1581,18 +1894,18 @@ static inline int fut__promise_settle(fut_promise *p, fut_value v, fut_dtor dtor
         return EINVAL;
     fut__state *st = fut__st(p->tag);
     p->tag = FUT__SPENT;
-    fut__out o;
-    fut__out_set(&o, v, dtor, err);
-    fut__run wl = {NULL, NULL};
+    fut_result o;
+    o = fut__res(v, dtor, err);
+    fut_work wl = {NULL, NULL};
     if (!fut__settle(st, &o, &wl))
         return ECANCELED; /* the value stays the caller's */
-    fut__run_drain(&wl);
+    fut__work_drain(&wl);
     return 0;
 }
 
-static inline int fut_promise_settle(fut_promise *p, fut_result r)
+static inline int fut_promise_set_result(fut_promise *p, fut_result r)
 {
-    return fut__promise_settle(p, r.value, NULL, r.err);
+    return fut__promise_settle(p, r.value, r.dtor, r.err);
 }
 
 static inline int fut_promise_set(fut_promise *p, fut_value v) { return fut__promise_settle(p, v, NULL, 0); }
@@ -1602,7 +1915,7 @@ static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor)
     return fut__promise_settle(p, fut_ptr(ptr), dtor, 0);
 }
 
-static inline int fut_promise_fail(fut_promise *p, int err)
+static inline int fut_promise_set_error(fut_promise *p, int err)
 {
     return fut__promise_settle(p, fut_u64(0), NULL, err != 0 ? err : EINVAL);
 }
@@ -1610,7 +1923,7 @@ static inline int fut_promise_fail(fut_promise *p, int err)
 static inline void fut_promise_drop(fut_promise *p)
 {
     if (p != NULL && fut__is_state(p->tag))
-        (void)fut_promise_fail(p, EPIPE);
+        (void)fut_promise_set_error(p, FUT_EBROKEN);
 }
 
 static inline int fut_promise_cancelled(const fut_promise *p)
@@ -1654,7 +1967,7 @@ static inline int fut_is_ready(const fut_future *f)
 {
     if (f == NULL)
         return 0;
-    if (f->tag == FUT__VALUE || f->tag == FUT__ERROR)
+    if (f->tag == FUT__READY)
         return 1;
     if (!fut__is_state(f->tag))
         return 0;
@@ -1695,9 +2008,9 @@ static inline int fut_try_get(fut_future *f, fut_result *out)
 {
     if (f == NULL || out == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return EINVAL;
-    fut__out o;
+    fut_result o;
     if (!fut__is_state(f->tag)) {
-        fut__ready_out(&o, f);
+        o = f->r;
     } else {
         fut__state *st = fut__st(f->tag);
         /* acquire: pairs with the settler's release; the outcome fields are read next. */
@@ -1707,7 +2020,7 @@ static inline int fut_try_get(fut_future *f, fut_result *out)
         fut__take(&o, st, w);
     }
     f->tag = FUT__SPENT;
-    *out = fut__out_result(&o); /* the value is the caller's now */
+    *out = o; /* the value is the caller's now */
     return 0;
 }
 
@@ -1724,9 +2037,9 @@ static inline void fut_drop(fut_future *f)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return;
-    fut__out o;
+    fut_result o;
     if (!fut__is_state(f->tag)) {
-        fut__ready_out(&o, f);
+        o = f->r;
         f->tag = FUT__SPENT;
         fut__discard(&o);
         return;
@@ -1755,6 +2068,26 @@ static inline int fut_cancel(const fut_future *f)
     if (!fut__is_state(f->tag))
         return EALREADY;
     return fut__cancel_state(fut__st(f->tag));
+}
+
+/* ---- error codes ------------------------------------------------------------------ */
+
+static inline const char *fut_strerror(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case FUT_EBROKEN: return "broken promise: the promise was dropped unsettled";
+    case ECANCELED: return "cancelled";
+    case FUT_ESHUTDOWN: return "shut down: the scheduler refuses new tasks";
+    case ETIMEDOUT: return "timed out";
+    case EAGAIN: return "not ready, or the queue is full: try again";
+    case EALREADY: return "already settled";
+    case EBUSY: return "busy: in use";
+    case EINVAL: return "invalid argument: NULL, empty, spent or destroyed";
+    case ENOMEM: return "out of memory";
+    case ENOENT: return "no input to choose from";
+    default: return strerror(err);
+    }
 }
 
 /* ---- schedulers ------------------------------------------------------------------- */
@@ -1824,11 +2157,11 @@ static inline void fut_inline_init(fut_sched *s)
 static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)
 {
     if (!m->alive)
-        return ESHUTDOWN; /* destroyed: its mutex is gone too */
+        return FUT_ESHUTDOWN; /* destroyed: its mutex is gone too */
     pthread_mutex_lock(&m->lock);
     int err = 0;
     if (m->closed)
-        err = ESHUTDOWN;
+        err = FUT_ESHUTDOWN;
     else if (m->capacity != 0 && m->capacity - m->pending < n)
         err = EAGAIN;
     if (err == 0) {
@@ -1950,7 +2283,7 @@ static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
     pthread_mutex_lock(&m->lock);
     while (m->pending == 0) {
         if (m->closed) {
-            rc = ESHUTDOWN;
+            rc = FUT_ESHUTDOWN;
             break;
         }
         if (deadline_ns == UINT64_MAX) {
@@ -1971,7 +2304,7 @@ static inline void fut_manual_destroy(fut_manual *m)
     fut_manual_close(m);
     fut_task *t;
     while ((t = fut__manual_pop(m)) != NULL)
-        t->run(t, ESHUTDOWN);
+        t->run(t, FUT_ESHUTDOWN);
     m->alive = 0;
     pthread_cond_destroy(&m->ready);
     pthread_mutex_destroy(&m->lock);

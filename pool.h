@@ -107,7 +107,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj);
 /* Hands this thread's magazine back to the depot (before handing work to other threads,
  * or in tests that check the LRU order across threads). */
 static inline void fut_pool_flush(fut_pool *p);
-static inline int fut_pool_counts_get(fut_pool *p, fut_pool_counts *out);
+static inline int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out);
 
 /* ======================================================================================
  * Implementation
@@ -536,7 +536,7 @@ static inline void fut_pool_flush(fut_pool *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-static inline int fut_pool_counts_get(fut_pool *p, fut_pool_counts *out)
+static inline int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out)
 {
     if (out != NULL)
         memset(out, 0, sizeof *out); /* defined even when the pool is not */

@@ -50,10 +50,16 @@ suite() {
         return
     fi
     rm -f "$dir/meson-logs/testlog.json"
-    meson test -C "$dir" --num-processes 2 --print-errorlogs >".build/logs/$name.log" 2>&1
+    local rc=0
+    meson test -C "$dir" --num-processes 2 --print-errorlogs >".build/logs/$name.log" 2>&1 || rc=$?
     local counts p f
-    counts=$(python3 scripts/count.py "$dir/meson-logs/testlog.json")
+    counts=$(python3 scripts/count.py "$dir/meson-logs/testlog.json" 2>/dev/null || echo "0 0")
     read -r p f <<<"$counts"
+    # A rebuild that failed inside meson test leaves no test log: that is a failure, not
+    # "0 tests ok".
+    if [ "$p" -eq 0 ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+        f=$((f + 1))
+    fi
     PASS=$((PASS + p))
     FAIL=$((FAIL + f))
     if [ "$f" -eq 0 ]; then

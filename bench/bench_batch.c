@@ -32,9 +32,9 @@ static uint64_t op_when_all(void *ctx, uint64_t iters)
             in[k] = fut_ready(fut_i64(k));
         fut_future all = fut_when_all(in, WHEN_ALL_N);
         fut_result res = fut_get(&all);
-        fut_value *v = res.value.ptr;
+        fut_result *v = res.value.ptr;
         for (int k = 0; k < WHEN_ALL_N; k++)
-            acc += (uint64_t)v[k].i64;
+            acc += (uint64_t)v[k].value.i64;
         fut_results_free(v);
     }
     uint64_t t1 = bench_now();

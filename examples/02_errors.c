@@ -2,7 +2,7 @@
  *
  * An error is an errno-style code carried by the future instead of a value. `fut_then`
  * skips its continuation on an error and passes the error on; `fut_recover` runs only on
- * an error and may turn it back into a value; `fut_finally` runs on both. */
+ * an error and may turn it back into a value; `fut_then_result` runs on both. */
 #include "fut.h"
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,7 @@ static fut_future parse_port(void *ctx, fut_result r)
     (void)ctx;
     printf("  parse_port(%lld)\n", (long long)r.value.i64);
     if (r.value.i64 <= 0 || r.value.i64 > 65535)
-        return fut_failed(ERANGE); /* a continuation fails by returning an error */
+        return fut_ready_error(ERANGE); /* a continuation fails by returning an error */
     return fut_ready(r.value);
 }
 
@@ -26,14 +26,14 @@ static fut_future default_port(void *ctx, fut_result r)
 static fut_future log_outcome(void *ctx, fut_result r)
 {
     printf("  finally(%s): %s\n", (const char *)ctx, r.err ? strerror(r.err) : "ok");
-    return fut_from_result(r); /* pass the outcome on unchanged */
+    return fut_ready_result(r); /* pass the outcome on unchanged */
 }
 
 static void configure(fut_sched *s, const char *name, fut_future input)
 {
     printf("%s:\n", name);
     fut_future f = fut_then(&input, s, parse_port, NULL);
-    f = fut_finally(&f, s, log_outcome, (void *)name);
+    f = fut_then_result(&f, s, log_outcome, (void *)name);
     f = fut_recover(&f, s, default_port, NULL);
     fut_result r = fut_get(&f);
     printf("  port = %lld\n", (long long)r.value.i64);
@@ -46,7 +46,7 @@ int main(void)
     configure(&inl, "good input", fut_ready(fut_i64(443)));
     configure(&inl, "out of range", fut_ready(fut_i64(70000)));
     /* An upstream error skips parse_port entirely. */
-    configure(&inl, "no input", fut_failed(ENOENT));
+    configure(&inl, "no input", fut_ready_error(ENOENT));
 
     /* A promise dropped without settling is a broken promise: EPIPE. */
     fut_promise p;

@@ -19,7 +19,7 @@ static void answer(fut_task *t, int err)
     query *q = (query *)t; /* task is the first member */
     printf("  loop answers query %lld\n", (long long)q->key);
     if (err != 0)
-        fut_promise_fail(&q->reply, err); /* the loop shut down: say so */
+        fut_promise_set_error(&q->reply, err); /* the loop shut down: say so */
     else
         fut_promise_set(&q->reply, fut_i64(q->key * 10)); /* the record found for key */
     free(q);
@@ -32,7 +32,7 @@ static fut_future db_get(fut_manual *loop, int64_t key)
     fut_future f;
     if (q == NULL || fut_promise_new(&q->reply, &f) != 0) {
         free(q);
-        return fut_failed(ENOMEM);
+        return fut_ready_error(ENOMEM);
     }
     q->key = key;
     q->task.run = answer;

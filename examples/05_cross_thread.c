@@ -34,19 +34,19 @@ static void produce(fut_task *t, int err)
     job *j = (job *)t;
     j->settled_on = pthread_self();
     if (err != 0) /* the pool refused the job (then it runs here): pass the error on */
-        fut_promise_fail(&j->done, err);
+        fut_promise_set_error(&j->done, err);
     else
         fut_promise_set(&j->done, fut_i64(j->input * j->input));
 }
 
 /* The consumer: runs on the loop thread, whichever thread settled the promise. It is
- * attached with fut_finally, so it runs on an error too and the loop can count on it. */
+ * attached with fut_then_result, so it runs on an error too and the loop can count on it. */
 static fut_future consume(void *ctx, fut_result r)
 {
     loop_state *ls = ((job *)ctx)->loop;
     ls->ran++;
     ls->ran_on_loop += pthread_equal(pthread_self(), ls->thread) != 0;
-    return fut_from_result(r);
+    return fut_ready_result(r);
 }
 
 int main(void)
@@ -64,7 +64,7 @@ int main(void)
         *j = (job){.task.run = produce, .input = i, .loop = &ls};
         if (fut_promise_new(&j->done, &fs[i]) != 0)
             return 1;
-        fs[i] = fut_finally(&fs[i], &loop.sched, consume, j); /* consume() on the loop */
+        fs[i] = fut_then_result(&fs[i], &loop.sched, consume, j); /* consume() on the loop */
         fut_sched_submit(&pool.sched, &j->task);              /* produce() on a worker */
     }
 

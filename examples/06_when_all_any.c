@@ -1,8 +1,8 @@
-/* 06 - waiting for several futures: fut_when_all and fut_when_any.
+/* 06 - waiting for several futures: fut_when_all and fut_when_any_ok.
  *
  * fut_when_all settles with every value, in input order, whatever order they arrive
  * in; on the first error it settles with that error at once and cancels the inputs
- * still pending. fut_when_any settles with the first success (its index and value) and
+ * still pending. fut_when_any_ok settles with the first success (its index and value) and
  * cancels the rest. Both consume their inputs. Here the inputs are tasks spawned on a
  * thread pool and "slow servers": promises nobody has settled yet, with a cancel hook. */
 #include "batch.h"
@@ -23,7 +23,7 @@ static fut_future ask(void *ctx, fut_result r)
 {
     (void)r;
     server *s = ctx;
-    return s->err ? fut_failed(s->err) : fut_ready(fut_i64(s->value));
+    return s->err ? fut_ready_error(s->err) : fut_ready(fut_i64(s->value));
 }
 
 static void stop(void *ctx) { ((server *)ctx)->told_to_stop = 1; }
@@ -50,18 +50,18 @@ int main(void)
         fs[i] = fut_spawn(&pool.sched, ask, &shard[i]);
     fut_future all = fut_when_all(fs, 4); /* consumes fs[0..3] */
     fut_result r = fut_get(&all);
-    fut_value *v = r.value.ptr;
-    printf("when_all: %lld %lld %lld %lld (in input order)\n", (long long)v[0].i64, (long long)v[1].i64,
-           (long long)v[2].i64, (long long)v[3].i64);
+    fut_result *v = r.value.ptr;
+    printf("when_all: %lld %lld %lld %lld (in input order)\n", (long long)v[0].value.i64, (long long)v[1].value.i64,
+           (long long)v[2].value.i64, (long long)v[3].value.i64);
     fut_results_free(v); /* the block is ours */
 
     /* Only one mirror can answer: it wins, wherever it finishes. */
     server down = {.name = "down", .err = ECONNREFUSED}, up = {.name = "up", .value = 200}, lag = {.name = "lag"};
     fut_future mirrors[3] = {fut_spawn(&pool.sched, ask, &down), fut_spawn(&pool.sched, ask, &up), slow(&lag)};
-    fut_future any = fut_when_any(mirrors, 3);
+    fut_future any = fut_when_any_ok(mirrors, 3);
     r = fut_get(&any);
     fut_any *w = r.value.ptr;
-    printf("when_any: input %zu won with %lld\n", w->index, (long long)w->value.i64);
+    printf("when_any: input %zu won with %lld\n", w->index, (long long)w->result.value.i64);
     fut_results_free(w);
 
     /* Fail fast: one input fails, so the whole fails now and the slow ones are cancelled. */

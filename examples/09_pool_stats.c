@@ -83,7 +83,7 @@ int main(void)
     fut_stats_print(&s, stdout, FUT_STATS_JSON);
 
     fut_pool_counts pc;
-    fut_pool_counts_get(&pool, &pc);
+    fut_pool_snapshot(&pool, &pc);
     printf("pool: allocated %llu, evicted %llu, idle %llu, live %llu\n", (unsigned long long)pc.allocated,
            (unsigned long long)pc.evicted, (unsigned long long)pc.idle, (unsigned long long)pc.live);
     fut_manual_destroy(&m);

@@ -77,7 +77,7 @@ static fut_future work(void *ctx, fut_result r) /* on a pool worker */
     return fut_ready(fut_i64(*(const int *)ctx * 10));
 }
 
-/* On the loop thread. Attached with fut_finally: it runs on errors too, so the count
+/* On the loop thread. Attached with fut_then_result: it runs on errors too, so the count
  * that ends the loop always reaches JOBS. */
 static fut_future on_loop(void *ctx, fut_result r)
 {
@@ -85,7 +85,7 @@ static fut_future on_loop(void *ctx, fut_result r)
     a->on_loop_thread += pthread_equal(pthread_self(), a->loop_thread) != 0;
     if (++a->done == JOBS)
         uv_sched_close(a->sched); /* the last one: let the loop end */
-    return r.err ? fut_from_result(r) : fut_ready(fut_i64(r.value.i64 + 1));
+    return r.err ? fut_ready_result(r) : fut_ready(fut_i64(r.value.i64 + 1));
 }
 
 int main(void)
@@ -104,7 +104,7 @@ int main(void)
     for (int i = 0; i < JOBS; i++) {
         ids[i] = i;
         fs[i] = fut_spawn(&pool.sched, work, &ids[i]);
-        fs[i] = fut_finally(&fs[i], &u.sched, on_loop, &a);
+        fs[i] = fut_then_result(&fs[i], &u.sched, on_loop, &a);
     }
     uv_run(loop, UV_RUN_DEFAULT); /* this thread is the loop thread until all ran */
 

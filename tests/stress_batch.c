@@ -201,10 +201,10 @@ Test(stress_batch, when_all_over_many_futures_puts_every_value_in_its_slot)
             fut_result r = fut_get(&w.all);
             cr_assert_eq(r.err, 0);
             cr_assert_eq(atomic_load(&w.bad_settles), 0);
-            fut_value *v = r.value.ptr;
+            fut_result *v = r.value.ptr;
             size_t wrong = 0;
             for (size_t i = 0; i < n; i++)
-                wrong += v[i].i64 != wa_value(i);
+                wrong += v[i].value.i64 != wa_value(i);
             cr_assert_eq(wrong, 0, "%zu of %zu slots hold another input's value", wrong, n);
             fut_results_free(v);
             free(w.p);
@@ -346,7 +346,7 @@ typedef struct ff_ctx {
 static void ff_settle_one(ff_ctx *x, size_t i)
 {
     if (i == x->fail_at) {
-        x->rc[i] = fut_promise_fail(&x->p[i], EIO);
+        x->rc[i] = fut_promise_set_error(&x->p[i], EIO);
     } else {
         int64_t *cell = malloc(sizeof *cell);
         *cell = (int64_t)i;
@@ -480,7 +480,7 @@ static void lk_fail(crew *c, int id)
     /* A varying head start, so the failure lands anywhere in the creator's loop. */
     for (volatile uint64_t spin = rng_next(&x->seed) % 2048; spin > 0; spin--) {
     }
-    x->rc = fut_promise_fail(&x->first, EIO);
+    x->rc = fut_promise_set_error(&x->first, EIO);
 }
 
 static void lk_main(void *ctx)
@@ -561,7 +561,7 @@ static void an_settle(crew *c, int id)
         if (i >= AN_K)
             return;
         if (an_fails(i)) {
-            x->rc[i] = fut_promise_fail(&x->p[i], EIO);
+            x->rc[i] = fut_promise_set_error(&x->p[i], EIO);
         } else {
             int64_t *cell = malloc(sizeof *cell);
             *cell = (int64_t)i;
@@ -578,7 +578,7 @@ static void an_main(void *ctx)
     if (x->create_during) { /* built while the producers settle */
         while (!atomic_load(&x->started))
             sched_yield();
-        x->any = fut_when_any(x->f, AN_K);
+        x->any = fut_when_any_ok(x->f, AN_K);
     }
     x->res = fut_get(&x->any);
 }
@@ -601,16 +601,16 @@ static void when_any_rounds(int during)
             }
             x.create_during = during;
             if (!x.create_during)
-                x.any = fut_when_any(x.f, AN_K);
+                x.any = fut_when_any_ok(x.f, AN_K);
             crew_round(&c, an_settle, &x, an_main);
             int ok = x.res.err == 0 && x.res.value.ptr != NULL;
             if (ok) {
                 fut_any *a = x.res.value.ptr;
                 size_t w = a->index;
-                ok = w < AN_K && !an_fails(w) && x.rc[w] == 0 && a->value.ptr != NULL &&
-                     *(int64_t *)a->value.ptr == (int64_t)w;
+                ok = w < AN_K && !an_fails(w) && x.rc[w] == 0 && a->result.value.ptr != NULL &&
+                     *(int64_t *)a->result.value.ptr == (int64_t)w;
                 if (ok) {
-                    free(a->value.ptr); /* the winner's value is the taker's */
+                    free(a->result.value.ptr); /* the winner's value is the taker's */
                     taken++;
                 }
                 fut_results_free(a);
@@ -645,7 +645,7 @@ Test(stress_batch, when_any_races_have_exactly_one_winner)
 
 /* Regression: Built while its inputs settle, when_any leaks every loser that had
  * settled into its state before it was linked, behind the winner (same cause as
- * fut_when_any::a_loser_settled_before_the_call_is_destroyed). */
+ * fut_when_any_ok::a_loser_settled_before_the_call_is_destroyed). */
 Test(stress_batch, when_any_built_while_its_inputs_settle)
 {
     when_any_rounds(1);
@@ -718,10 +718,10 @@ Test(stress_batch, cancelling_when_all_races_its_inputs_settling)
             } else {
                 ok = x.cancel_rc == EALREADY && x.res.err == 0;
                 if (ok) {
-                    fut_value *v = x.res.value.ptr;
+                    fut_result *v = x.res.value.ptr;
                     for (size_t i = 0; i < CA_K; i++) {
-                        ok = ok && x.rc[i] == 0 && *(int64_t *)v[i].ptr == (int64_t)i;
-                        free(v[i].ptr);
+                        ok = ok && x.rc[i] == 0 && *(int64_t *)v[i].value.ptr == (int64_t)i;
+                        free(v[i].value.ptr);
                         taken++;
                     }
                     fut_results_free(v);
@@ -784,7 +784,7 @@ static fut_future pl_fn(void *ctx, fut_result r)
     }
     if (r.err != 0 || (v >> 32) != s->stage || id >= x->n) {
         atomic_fetch_add(&x->wrong, 1);
-        return fut_failed(r.err != 0 ? r.err : EINVAL);
+        return fut_ready_error(r.err != 0 ? r.err : EINVAL);
     }
     atomic_fetch_add_explicit(&x->runs[s->stage][id], 1, memory_order_relaxed);
     size_t k = atomic_fetch_add_explicit(&x->pos[s->stage], 1, memory_order_relaxed);

@@ -350,7 +350,7 @@ Test(stress_fut, both_races_with_a_pool_and_a_stats_block)
                  "every state came from the pool");
     cr_assert_eq(s.c[FUT_STAT_POOLED], s.c[FUT_STAT_SPAWNED], "and went back to it");
     fut_pool_counts pcount;
-    cr_assert_eq(fut_pool_counts_get(&pool, &pcount), 0);
+    cr_assert_eq(fut_pool_snapshot(&pool, &pcount), 0);
     cr_assert_eq(pcount.live, 0);
     cr_assert_eq(pcount.allocated, pcount.idle + pcount.evicted);
     char json[2048];

@@ -86,10 +86,10 @@ Test(fut_when_all, values_arriving_out_of_order_land_in_input_order)
     cr_assert_eq(fut_is_ready(&all), 1);
     fut_result r = fut_get(&all);
     cr_assert_eq(r.err, 0);
-    fut_value *v = r.value.ptr;
+    fut_result *v = r.value.ptr;
     cr_assert_not_null(v);
     for (int i = 0; i < 5; i++)
-        cr_assert_eq(v[i].i64, 100 + i, "slot %d holds %lld", i, (long long)v[i].i64);
+        cr_assert_eq(v[i].value.i64, 100 + i, "slot %d holds %lld", i, (long long)v[i].value.i64);
     fut_results_free(v);
     for (int i = 0; i < 5; i++)
         cr_assert_eq(hooked(&x, (size_t)i), 0);
@@ -118,10 +118,10 @@ Test(fut_when_all, mixes_ready_settled_and_pending_inputs)
     cr_assert_eq(fut_promise_set(&pending, fut_i64(12)), 0);
     fut_result r = fut_get(&all);
     cr_assert_eq(r.err, 0);
-    fut_value *v = r.value.ptr;
+    fut_result *v = r.value.ptr;
     static const int64_t want[5] = {10, 11, 12, 13, 14};
     for (int i = 0; i < 5; i++)
-        cr_assert_eq(v[i].i64, want[i], "slot %d", i);
+        cr_assert_eq(v[i].value.i64, want[i], "slot %d", i);
     fut_results_free(v);
     cr_assert_eq(tu_live(), 0);
 }
@@ -138,8 +138,8 @@ Test(fut_when_all, inputs_all_ready_give_a_settled_block_at_once)
     cr_assert_eq(fut_is_ready(&all), 1);
     fut_result r = fut_get(&all);
     cr_assert_eq(r.err, 0);
-    fut_value *v = r.value.ptr;
-    cr_assert(v[0].i64 == 1 && v[1].i64 == 2 && v[2].i64 == 3);
+    fut_result *v = r.value.ptr;
+    cr_assert(v[0].value.i64 == 1 && v[1].value.i64 == 2 && v[2].value.i64 == 3);
     fut_results_free(v);
     cr_assert_eq(tu_live(), 0);
 }
@@ -172,7 +172,7 @@ Test(fut_when_all, one_input_gives_a_block_of_one)
     cr_assert_eq(fut_promise_set(&p, fut_i64(77)), 0);
     fut_result r = fut_get(&all);
     cr_assert_eq(r.err, 0);
-    cr_assert_eq(((fut_value *)r.value.ptr)[0].i64, 77);
+    cr_assert_eq(((fut_result *)r.value.ptr)[0].value.i64, 77);
     fut_results_free(r.value.ptr);
     cr_assert_eq(tu_live(), 0);
 }
@@ -214,7 +214,7 @@ Test(fut_when_all, first_error_settles_at_once_and_cancels_the_pending_inputs)
     fut_future all = fut_when_all(x.f, 4);
     cr_assert_eq(fut_promise_set(&x.p[3], fut_i64(3)), 0);
     cr_assert_eq(fut_is_ready(&all), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     cr_assert_eq(fut_is_ready(&all), 1, "fail-fast: settled before the others");
     for (size_t i = 0; i < 4; i += 2) {
         cr_assert_eq(fut_promise_cancelled(&x.p[i]), 1, "input %zu not cancelled", i);
@@ -222,7 +222,7 @@ Test(fut_when_all, first_error_settles_at_once_and_cancels_the_pending_inputs)
     }
     cr_assert_eq(hooked(&x, 3), 0, "an input settled before the error is not cancelled");
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(0)), ECANCELED);
-    cr_assert_eq(fut_promise_fail(&x.p[2], EPERM), ECANCELED);
+    cr_assert_eq(fut_promise_set_error(&x.p[2], EPERM), ECANCELED);
     cr_assert_eq(hooked(&x, 0), 1);
     cr_assert_eq(hooked(&x, 2), 1);
     fut_result r = fut_get(&all);
@@ -235,9 +235,9 @@ Test(fut_when_all, all_failing_gives_the_first_error_in_settling_order)
     proms x;
     proms_new(&x, 3);
     fut_future all = fut_when_all(x.f, 3);
-    cr_assert_eq(fut_promise_fail(&x.p[2], EIO), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EPERM), ECANCELED);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EBADF), ECANCELED);
+    cr_assert_eq(fut_promise_set_error(&x.p[2], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EPERM), ECANCELED);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EBADF), ECANCELED);
     cr_assert_eq(fut_get(&all).err, EIO);
     cr_assert_eq(tu_live(), 0);
 }
@@ -252,7 +252,7 @@ Test(fut_when_all, cancelled_input_chain_reaches_the_promise_at_its_top)
     fs[0] = fut_then(&x.f[0], &inl, add1, NULL);
     fs[1] = x.f[1];
     fut_future all = fut_when_all(fs, 2);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 1);
     cr_assert_eq(hooked(&x, 0), 1);
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(1)), ECANCELED);
@@ -270,9 +270,9 @@ Test(fut_when_all, taken_pointer_values_belong_to_the_taker)
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], a, tu_dtor_free), 0);
     fut_result r = fut_get(&all);
     cr_assert_eq(r.err, 0);
-    fut_value *v = r.value.ptr;
-    cr_assert_eq(v[0].ptr, a);
-    cr_assert_eq(v[1].ptr, b);
+    fut_result *v = r.value.ptr;
+    cr_assert_eq(v[0].value.ptr, a);
+    cr_assert_eq(v[1].value.ptr, b);
     fut_results_free(v);
     cr_assert_eq(dtors(), 0, "a taken value was destroyed");
     free(a);
@@ -317,7 +317,7 @@ Test(fut_when_all, values_that_arrived_before_a_failure_are_destroyed_exactly_on
     fut_future all = fut_when_all(x.f, 4);
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], cell(0), tu_dtor_free), 0);
     cr_assert_eq(fut_promise_set_ptr(&x.p[3], cell(3), tu_dtor_free), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     int64_t *late = cell(2);
     cr_assert_eq(fut_promise_set_ptr(&x.p[2], late, tu_dtor_free), ECANCELED);
     free(late); /* refused: still ours */
@@ -327,7 +327,7 @@ Test(fut_when_all, values_that_arrived_before_a_failure_are_destroyed_exactly_on
 
     /* The same when the error is a ready input found at the call. */
     proms_new(&x, 1);
-    fut_future fs[3] = {fut_ready_ptr(cell(0), tu_dtor_free), x.f[0], fut_failed(EPERM)};
+    fut_future fs[3] = {fut_ready_ptr(cell(0), tu_dtor_free), x.f[0], fut_ready_error(EPERM)};
     all = fut_when_all(fs, 3);
     cr_assert_eq(fut_get(&all).err, EPERM);
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 1);
@@ -351,7 +351,7 @@ Test(fut_when_all, cancelling_the_result_cancels_every_pending_input)
     cr_assert_eq(hooked(&x, 1), 0);
     cr_assert_eq(dtors(), 1, "the value that had arrived is destroyed");
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(0)), ECANCELED);
-    cr_assert_eq(fut_promise_fail(&x.p[2], EIO), ECANCELED);
+    cr_assert_eq(fut_promise_set_error(&x.p[2], EIO), ECANCELED);
     cr_assert_eq(fut_cancel(&all), EALREADY);
     cr_assert_eq(fut_get(&all).err, ECANCELED);
     cr_assert_eq(hooked(&x, 0), 1);
@@ -386,7 +386,7 @@ Test(fut_when_all, nested_combinators_fail_fast_and_cancel_through_each_level)
     fut_future inner_b[1] = {x.f[2]};
     fut_future outer_in[2] = {fut_when_all(inner_a, 2), fut_when_all(inner_b, 1)};
     fut_future outer = fut_when_all(outer_in, 2);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     cr_assert_eq(fut_is_ready(&outer), 1);
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 1);
     cr_assert_eq(fut_promise_cancelled(&x.p[2]), 1, "the cancel crossed the inner when_all");
@@ -401,7 +401,7 @@ Test(fut_when_all, nested_combinators_fail_fast_and_cancel_through_each_level)
     fut_future ia[2] = {x.f[0], x.f[1]};
     fut_future ib[1] = {x.f[2]};
     fut_future any_in[2] = {fut_when_all(ia, 2), fut_when_all_settled(ib, 1)};
-    fut_future any = fut_when_any(any_in, 2);
+    fut_future any = fut_when_any_ok(any_in, 2);
     cr_assert_eq(fut_cancel(&any), 0);
     for (size_t i = 0; i < 3; i++) {
         cr_assert_eq(fut_promise_cancelled(&x.p[i]), 1, "promise %zu", i);
@@ -446,9 +446,9 @@ static fut_future sum_block(void *ctx, fut_result r)
 {
     (void)ctx;
     if (r.err != 0)
-        return fut_failed(r.err);
-    fut_value *v = r.value.ptr;
-    int64_t s = v[0].i64 + v[1].i64;
+        return fut_ready_error(r.err);
+    fut_result *v = r.value.ptr;
+    int64_t s = v[0].value.i64 + v[1].value.i64;
     fut_results_free(v);
     return fut_ready(fut_i64(s));
 }
@@ -483,7 +483,7 @@ Test(fut_when_all, a_value_settled_before_the_call_behind_an_error_is_destroyed)
     cr_assert_eq(fut_promise_set_ptr(&early, cell(1), tu_dtor_free), 0);
     proms x;
     proms_new(&x, 1);
-    fut_future fs[3] = {fut_failed(EIO), fe, x.f[0]}; /* x.f[0] pending: no fast path */
+    fut_future fs[3] = {fut_ready_error(EIO), fe, x.f[0]}; /* x.f[0] pending: no fast path */
     fut_future all = fut_when_all(fs, 3);
     cr_assert_eq(fut_get(&all).err, EIO);
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 1);
@@ -500,10 +500,10 @@ Test(fut_when_all_settled, gives_every_outcome_per_slot_and_waits_for_all)
 {
     proms x;
     proms_new(&x, 3);
-    fut_future fs[6] = {fut_ready(fut_i64(1)), fut_failed(EIO), x.f[0], x.f[1], {0}, x.f[2]};
+    fut_future fs[6] = {fut_ready(fut_i64(1)), fut_ready_error(EIO), x.f[0], x.f[1], {0}, x.f[2]};
     fut_future all = fut_when_all_settled(fs, 6);
     cr_assert_eq(fut_is_ready(&all), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EPERM), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EPERM), 0);
     cr_assert_eq(fut_is_ready(&all), 0, "no fail-fast");
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 0);
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(3)), 0);
@@ -531,7 +531,7 @@ Test(fut_when_all_settled, inputs_all_ready_give_the_block_at_once)
     cr_assert_eq(fut_promise_new(&p, &c), 0);
     fut_future keep = c;
     cr_assert_eq(fut_cancel(&keep), 0); /* a settled state: cancelled */
-    fut_future fs[3] = {fut_failed(EIO), c, fut_ready(fut_i64(9))};
+    fut_future fs[3] = {fut_ready_error(EIO), c, fut_ready(fut_i64(9))};
     fut_future all = fut_when_all_settled(fs, 3);
     cr_assert_eq(fut_is_ready(&all), 1);
     fut_result r = fut_get(&all);
@@ -562,7 +562,7 @@ Test(fut_when_all_settled, untaken_block_destroys_the_values_exactly_once)
     proms_new(&x, 3);
     fut_future all = fut_when_all_settled(x.f, 3);
     cr_assert_eq(fut_promise_set_ptr(&x.p[2], cell(2), tu_dtor_free), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], cell(0), tu_dtor_free), 0);
     cr_assert_eq(fut_is_ready(&all), 1);
     fut_drop(&all);
@@ -591,7 +591,7 @@ Test(fut_when_all_settled, cancelling_the_result_cancels_the_pending_inputs)
     proms x;
     proms_new(&x, 2);
     fut_future all = fut_when_all_settled(x.f, 2);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EIO), 0);
     cr_assert_eq(fut_cancel(&all), 0);
     cr_assert_eq(fut_promise_cancelled(&x.p[1]), 1);
     cr_assert_eq(hooked(&x, 1), 1);
@@ -614,17 +614,17 @@ Test(fut_when_all_settled, allocation_failure_is_enomem_and_consumes_every_input
 }
 
 /* ======================================================================================
- * fut_when_any
+ * fut_when_any_ok
  * ====================================================================================== */
 
-Test(fut_when_any, first_success_wins_with_its_index_and_value_and_the_others_are_cancelled)
+Test(fut_when_any_ok, first_success_wins_with_its_index_and_value_and_the_others_are_cancelled)
 {
     proms x;
     proms_new(&x, 4);
-    fut_future any = fut_when_any(x.f, 4);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EIO), 0);
+    fut_future any = fut_when_any_ok(x.f, 4);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EIO), 0);
     cr_assert_eq(fut_is_ready(&any), 0, "an error before the success is ignored");
-    cr_assert_eq(fut_promise_fail(&x.p[3], EPERM), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[3], EPERM), 0);
     cr_assert_eq(fut_is_ready(&any), 0);
     cr_assert_eq(fut_promise_set(&x.p[2], fut_i64(7)), 0);
     cr_assert_eq(fut_is_ready(&any), 1);
@@ -636,77 +636,77 @@ Test(fut_when_any, first_success_wins_with_its_index_and_value_and_the_others_ar
     cr_assert_eq(r.err, 0);
     fut_any *a = r.value.ptr;
     cr_assert_eq(a->index, 2);
-    cr_assert_eq(a->value.i64, 7);
+    cr_assert_eq(a->result.value.i64, 7);
     fut_results_free(a);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, all_failing_gives_the_error_of_the_last_to_fail)
+Test(fut_when_any_ok, all_failing_gives_the_error_of_the_last_to_fail)
 {
     proms x;
     proms_new(&x, 3);
-    fut_future any = fut_when_any(x.f, 3);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[2], EPERM), 0);
+    fut_future any = fut_when_any_ok(x.f, 3);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[2], EPERM), 0);
     cr_assert_eq(fut_is_ready(&any), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EBADF), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EBADF), 0);
     cr_assert_eq(fut_get(&any).err, EBADF);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, a_ready_success_wins_at_once)
+Test(fut_when_any_ok, a_ready_success_wins_at_once)
 {
     proms x;
     proms_new(&x, 1);
-    fut_future fs[3] = {fut_failed(EIO), fut_ready(fut_i64(4)), x.f[0]};
-    fut_future any = fut_when_any(fs, 3);
+    fut_future fs[3] = {fut_ready_error(EIO), fut_ready(fut_i64(4)), x.f[0]};
+    fut_future any = fut_when_any_ok(fs, 3);
     cr_assert_eq(fut_is_ready(&any), 1);
     cr_assert_eq(fut_promise_cancelled(&x.p[0]), 1);
     fut_result r = fut_get(&any);
     cr_assert_eq(r.err, 0);
     fut_any *a = r.value.ptr;
     cr_assert_eq(a->index, 1);
-    cr_assert_eq(a->value.i64, 4);
+    cr_assert_eq(a->result.value.i64, 4);
     fut_results_free(a);
     fut_promise_drop(&x.p[0]);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, no_inputs_is_enoent_and_a_null_array_is_einval)
+Test(fut_when_any_ok, no_inputs_is_enoent_and_a_null_array_is_einval)
 {
-    fut_future any = fut_when_any(NULL, 0);
+    fut_future any = fut_when_any_ok(NULL, 0);
     cr_assert_eq(fut_get(&any).err, ENOENT);
-    any = fut_when_any(NULL, 2);
+    any = fut_when_any_ok(NULL, 2);
     cr_assert_eq(fut_get(&any).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, empty_handle_is_an_input_failing_with_einval)
+Test(fut_when_any_ok, empty_handle_is_an_input_failing_with_einval)
 {
     fut_future fs[2] = {{0}, fut_ready(fut_i64(5))};
-    fut_future any = fut_when_any(fs, 2);
+    fut_future any = fut_when_any_ok(fs, 2);
     fut_result r = fut_get(&any);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(((fut_any *)r.value.ptr)->index, 1);
     fut_results_free(r.value.ptr);
     fut_future one[1] = {{0}};
-    any = fut_when_any(one, 1);
+    any = fut_when_any_ok(one, 1);
     cr_assert_eq(fut_get(&any).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, winners_pointer_value_belongs_to_the_taker)
+Test(fut_when_any_ok, winners_pointer_value_belongs_to_the_taker)
 {
     proms x;
     proms_new(&x, 2);
     int64_t *a = cell(42);
-    fut_future any = fut_when_any(x.f, 2);
+    fut_future any = fut_when_any_ok(x.f, 2);
     cr_assert_eq(fut_promise_set_ptr(&x.p[1], a, tu_dtor_free), 0);
     fut_result r = fut_get(&any);
     cr_assert_eq(r.err, 0);
     fut_any *w = r.value.ptr;
     cr_assert_eq(w->index, 1);
-    cr_assert_eq(w->value.ptr, a);
+    cr_assert_eq(w->result.value.ptr, a);
     fut_results_free(w);
     cr_assert_eq(dtors(), 0, "the taken winner was destroyed");
     free(a);
@@ -714,17 +714,17 @@ Test(fut_when_any, winners_pointer_value_belongs_to_the_taker)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, losers_values_are_destroyed)
+Test(fut_when_any_ok, losers_values_are_destroyed)
 {
     int64_t *a = cell(0);
     fut_future fs[3] = {fut_ready_ptr(a, tu_dtor_free), fut_ready_ptr(cell(1), tu_dtor_free),
                         fut_ready_ptr(cell(2), tu_dtor_free)};
-    fut_future any = fut_when_any(fs, 3);
+    fut_future any = fut_when_any_ok(fs, 3);
     fut_result r = fut_get(&any);
     cr_assert_eq(r.err, 0);
     fut_any *w = r.value.ptr;
     cr_assert_eq(w->index, 0);
-    cr_assert_eq(w->value.ptr, a);
+    cr_assert_eq(w->result.value.ptr, a);
     cr_assert_eq(dtors(), 2, "the two losers' values");
     fut_results_free(w);
     free(a);
@@ -733,14 +733,14 @@ Test(fut_when_any, losers_values_are_destroyed)
 
 /* Regression (the same leak as when_all's: a loser settled into a state before
  * the call, behind a winner found first, is let go without being destroyed). */
-Test(fut_when_any, a_loser_settled_before_the_call_is_destroyed)
+Test(fut_when_any_ok, a_loser_settled_before_the_call_is_destroyed)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_promise_set_ptr(&p, cell(9), tu_dtor_free), 0);
     fut_future gs[2] = {fut_ready(fut_i64(1)), f};
-    fut_future any = fut_when_any(gs, 2);
+    fut_future any = fut_when_any_ok(gs, 2);
     fut_result r = fut_get(&any);
     cr_assert_eq(((fut_any *)r.value.ptr)->index, 0);
     fut_results_free(r.value.ptr);
@@ -751,13 +751,13 @@ Test(fut_when_any, a_loser_settled_before_the_call_is_destroyed)
 /* Regression: The doc block: "a block nobody takes is destroyed with the values in
  * it (their destructors run)". The winner's destructor is called with the fut_any's
  * index instead of its value. */
-Test(fut_when_any, dropped_result_destroys_the_winners_value_once)
+Test(fut_when_any_ok, dropped_result_destroys_the_winners_value_once)
 {
     proms x;
     proms_new(&x, 2);
     int64_t *a = cell(42);
-    fut_future any = fut_when_any(x.f, 2);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EIO), 0);
+    fut_future any = fut_when_any_ok(x.f, 2);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EIO), 0);
     cr_assert_eq(fut_promise_set_ptr(&x.p[1], a, rec_dtor), 0);
     cr_assert_eq(fut_is_ready(&any), 1);
     fut_drop(&any);
@@ -770,12 +770,12 @@ Test(fut_when_any, dropped_result_destroys_the_winners_value_once)
 }
 
 /* Regression (as above, the output dropped before the winner arrives). */
-Test(fut_when_any, result_dropped_before_the_win_destroys_the_winners_value_once)
+Test(fut_when_any_ok, result_dropped_before_the_win_destroys_the_winners_value_once)
 {
     proms x;
     proms_new(&x, 1);
     int64_t *a = cell(42);
-    fut_future any = fut_when_any(x.f, 1);
+    fut_future any = fut_when_any_ok(x.f, 1);
     fut_drop(&any);
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], a, rec_dtor), 0);
     int n = atomic_load(&rec_count);
@@ -786,12 +786,12 @@ Test(fut_when_any, result_dropped_before_the_win_destroys_the_winners_value_once
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, cancelling_the_result_cancels_every_input)
+Test(fut_when_any_ok, cancelling_the_result_cancels_every_input)
 {
     proms x;
     proms_new(&x, 3);
-    fut_future any = fut_when_any(x.f, 3);
-    cr_assert_eq(fut_promise_fail(&x.p[0], EIO), 0);
+    fut_future any = fut_when_any_ok(x.f, 3);
+    cr_assert_eq(fut_promise_set_error(&x.p[0], EIO), 0);
     cr_assert_eq(fut_cancel(&any), 0);
     cr_assert_eq(fut_promise_cancelled(&x.p[1]), 1);
     cr_assert_eq(fut_promise_cancelled(&x.p[2]), 1);
@@ -802,13 +802,13 @@ Test(fut_when_any, cancelling_the_result_cancels_every_input)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_when_any, allocation_failure_is_enomem_and_consumes_every_input)
+Test(fut_when_any_ok, allocation_failure_is_enomem_and_consumes_every_input)
 {
     for (long k = 1; k <= 2; k++) {
         proms x;
         proms_new(&x, 2);
         fail_nth(k);
-        fut_future any = fut_when_any(x.f, 2);
+        fut_future any = fut_when_any_ok(x.f, 2);
         cr_assert_eq(fut_get(&any).err, ENOMEM);
         cr_assert(is_spent(&x.f[0]) && is_spent(&x.f[1]));
         cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(0)), 0);
@@ -830,18 +830,18 @@ typedef struct foldlog {
     int ptr_items;     /* items are heap cells: read and free them */
 } foldlog;
 
-static fut_result fold_digits(void *ctx, fut_value acc, fut_result item)
+static fut_result fold_digits(void *ctx, fut_result acc, fut_result item)
 {
     foldlog *l = ctx;
     int k = atomic_load(&l->steps);
     if (k < NP) {
         l->errs[k] = item.err;
-        l->accs[k] = acc.i64;
+        l->accs[k] = acc.value.i64;
         l->thread[k] = pthread_self();
     }
     atomic_fetch_add(&l->steps, 1);
     if (item.err != 0)
-        return fut_ok(fut_i64(acc.i64 * 10)); /* an error folds as a 0 digit */
+        return fut_ok(fut_i64(acc.value.i64 * 10)); /* an error folds as a 0 digit */
     int64_t v = item.value.i64;
     if (l->ptr_items) {
         v = *(int64_t *)item.value.ptr;
@@ -849,7 +849,7 @@ static fut_result fold_digits(void *ctx, fut_value acc, fut_result item)
     }
     if (l->fail_on != 0 && v == l->fail_on)
         return fut_error(EDOM);
-    return fut_ok(fut_i64(acc.i64 * 10 + v));
+    return fut_ok(fut_i64(acc.value.i64 * 10 + v));
 }
 
 Test(fut_fold, folds_in_input_order_whatever_the_settling_order)
@@ -858,7 +858,7 @@ Test(fut_fold, folds_in_input_order_whatever_the_settling_order)
     proms_new(&x, 5);
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(x.f, 5, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 5, fut_ok(fut_i64(0)), fold_digits, &l);
     for (int i = 4; i >= 0; i--)
         cr_assert_eq(fut_promise_set(&x.p[i], fut_i64(i + 1)), 0);
     fut_result r = fut_get(&f);
@@ -874,7 +874,7 @@ Test(fut_fold, each_step_runs_as_soon_as_its_prefix_has_settled)
     proms_new(&x, 5);
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(x.f, 5, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 5, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_promise_set(&x.p[1], fut_i64(2)), 0);
     cr_assert_eq(atomic_load(&l.steps), 0, "input 0 has not settled");
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(1)), 0);
@@ -902,7 +902,7 @@ Test(fut_fold, an_error_from_fn_settles_at_once_and_cancels_the_inputs_not_folde
     memset(&l, 0, sizeof l);
     l.fail_on = 9;
     l.ptr_items = 1;
-    fut_future f = fut_fold(x.f, 4, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 4, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_promise_set_ptr(&x.p[2], cell(2), tu_dtor_free), 0); /* delivered, not folded */
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], cell(1), tu_dtor_free), 0);
     cr_assert_eq(atomic_load(&l.steps), 1);
@@ -926,9 +926,9 @@ Test(fut_fold, an_input_error_reaches_fn_as_an_error_result)
     proms_new(&x, 3);
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(x.f, 3, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 3, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(7)), 0);
-    cr_assert_eq(fut_promise_fail(&x.p[1], EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&x.p[1], EIO), 0);
     cr_assert_eq(fut_promise_set(&x.p[2], fut_i64(8)), 0);
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
@@ -944,7 +944,7 @@ Test(fut_fold, ready_inputs_fold_at_once_with_empty_handles_as_einval)
     foldlog l;
     memset(&l, 0, sizeof l);
     fut_future fs[3] = {fut_ready(fut_i64(1)), {0}, fut_ready(fut_i64(3))};
-    fut_future f = fut_fold(fs, 3, fut_i64(5), fold_digits, &l);
+    fut_future f = fut_fold(fs, 3, fut_ok(fut_i64(5)), fold_digits, &l);
     cr_assert_eq(fut_is_ready(&f), 1);
     cr_assert_eq(fut_get(&f).value.i64, 5103);
     cr_assert_eq(l.errs[1], EINVAL);
@@ -955,7 +955,7 @@ Test(fut_fold, no_inputs_give_init)
 {
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(NULL, 0, fut_i64(31), fold_digits, &l);
+    fut_future f = fut_fold(NULL, 0, fut_ok(fut_i64(31)), fold_digits, &l);
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.i64, 31);
@@ -967,7 +967,7 @@ Test(fut_fold, null_fn_or_array_is_einval_and_the_inputs_are_consumed)
 {
     proms x;
     proms_new(&x, 2);
-    fut_future f = fut_fold(x.f, 2, fut_i64(0), NULL, NULL);
+    fut_future f = fut_fold(x.f, 2, fut_ok(fut_i64(0)), NULL, NULL);
     cr_assert_eq(fut_get(&f).err, EINVAL);
     cr_assert(is_spent(&x.f[0]) && is_spent(&x.f[1]));
     cr_assert_eq(fut_promise_set_ptr(&x.p[0], cell(0), tu_dtor_free), 0);
@@ -975,7 +975,7 @@ Test(fut_fold, null_fn_or_array_is_einval_and_the_inputs_are_consumed)
     cr_assert_eq(dtors(), 1);
     foldlog l;
     memset(&l, 0, sizeof l);
-    f = fut_fold(NULL, 2, fut_i64(0), fold_digits, &l);
+    f = fut_fold(NULL, 2, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_get(&f).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
@@ -986,7 +986,7 @@ Test(fut_fold, cancelling_the_fold_cancels_the_inputs_not_folded)
     proms_new(&x, 3);
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(x.f, 3, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 3, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(1)), 0);
     cr_assert_eq(fut_cancel(&f), 0);
     cr_assert_eq(fut_promise_cancelled(&x.p[1]), 1);
@@ -1017,7 +1017,7 @@ Test(fut_fold, steps_run_on_the_thread_that_settled_the_last_of_the_prefix)
     proms_new(&x, 2);
     foldlog l;
     memset(&l, 0, sizeof l);
-    fut_future f = fut_fold(x.f, 2, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 2, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_promise_set(&x.p[1], fut_i64(2)), 0);
     settler s = {&x.p[0], 1};
     pthread_t t;
@@ -1037,7 +1037,7 @@ Test(fut_fold, allocation_failure_is_enomem_and_consumes_every_input)
     foldlog l;
     memset(&l, 0, sizeof l);
     tu_fail_next();
-    fut_future f = fut_fold(x.f, 2, fut_i64(0), fold_digits, &l);
+    fut_future f = fut_fold(x.f, 2, fut_ok(fut_i64(0)), fold_digits, &l);
     cr_assert_eq(fut_get(&f).err, ENOMEM);
     cr_assert(is_spent(&x.f[0]) && is_spent(&x.f[1]));
     cr_assert_eq(fut_promise_set(&x.p[0], fut_i64(0)), 0);
@@ -1983,7 +1983,7 @@ static fut_future stage_fn(void *ctx, fut_result r)
     if ((v >> 32) != s->stage)
         s->log->wrong++;
     if (ID_OF(v) == s->fail_id)
-        return fut_failed(EIO);
+        return fut_ready_error(EIO);
     if (s->inner != NULL) {
         int k = s->inner_next++;
         return s->inner_f[k]; /* settled later with the item's next value by the test */
@@ -2202,7 +2202,7 @@ Test(fut_pipeline, a_failed_input_skips_every_stage)
     pstages(ps, st, 2, &log, scheds);
     fut_pipeline p;
     cr_assert_eq(fut_pipeline_init(&p, st, 2, 0), 0);
-    fut_future in = fut_failed(EPERM);
+    fut_future in = fut_ready_error(EPERM);
     fut_future out = fut_pipeline_push(&p, &in);
     cr_assert_eq(fut_get(&out).err, EPERM);
     fut_future empty = {0};
@@ -2337,7 +2337,7 @@ static fut_future repush_fn(void *ctx, fut_result r)
     fut_future in = fut_ready(fut_i64(ID_OF(r.value.i64) + 100));
     rp->out = fut_pipeline_push(rp->p, &in);
     rp->pushed++;
-    return fut_from_result(r);
+    return fut_ready_result(r);
 }
 
 Test(fut_pipeline, a_continuation_of_a_result_may_push_into_the_same_pipeline)

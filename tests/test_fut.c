@@ -49,25 +49,25 @@ static fut_future p_add1(void *ctx, fut_result r)
     return fut_ready(fut_i64(r.value.i64 + 1));
 }
 
-/* passes the outcome on with fut_from_result (a result carries no destructor) */
+/* passes the outcome on with fut_ready_result (its destructor travels with it) */
 static fut_future p_pass(void *ctx, fut_result r)
 {
     probe_note(ctx, r);
-    return fut_from_result(r);
+    return fut_ready_result(r);
 }
 
 /* hands a pointer value on as an owned pointer again (destructor tu_dtor_count) */
 static fut_future p_rewrap(void *ctx, fut_result r)
 {
     probe_note(ctx, r);
-    return r.err != 0 ? fut_failed(r.err) : fut_ready_ptr(r.value.ptr, tu_dtor_count);
+    return r.err != 0 ? fut_ready_error(r.err) : fut_ready_ptr(r.value.ptr, tu_dtor_count);
 }
 
 static fut_future p_fail(void *ctx, fut_result r)
 {
     probe *p = ctx;
     probe_note(p, r);
-    return fut_failed(p->err);
+    return fut_ready_error(p->err);
 }
 
 /* turns an error into the value 1000 + err */
@@ -112,7 +112,7 @@ static void note(int id)
 static fut_future note_order(void *ctx, fut_result r)
 {
     note((int)(intptr_t)ctx);
-    return fut_from_result(r);
+    return fut_ready_result(r);
 }
 
 static void hook_count(void *ctx) { atomic_fetch_add((_Atomic int *)ctx, 1); }
@@ -304,19 +304,19 @@ static void *mwait_main(void *arg)
 TestSuite(fut_value);
 TestSuite(fut_ready);
 TestSuite(fut_ready_ptr);
-TestSuite(fut_failed);
-TestSuite(fut_from_result);
+TestSuite(fut_ready_error);
+TestSuite(fut_ready_result);
 TestSuite(fut_promise_new);
 TestSuite(fut_promise_set);
 TestSuite(fut_promise_set_ptr);
-TestSuite(fut_promise_fail);
-TestSuite(fut_promise_settle);
+TestSuite(fut_promise_set_error);
+TestSuite(fut_promise_set_result);
 TestSuite(fut_promise_drop);
 TestSuite(fut_promise_cancelled);
 TestSuite(fut_promise_on_cancel);
 TestSuite(fut_then);
 TestSuite(fut_recover);
-TestSuite(fut_finally);
+TestSuite(fut_then_result);
 TestSuite(fut_split);
 TestSuite(fut_sched_submit);
 TestSuite(fut_sched_submit_many);
@@ -348,7 +348,7 @@ Test(fut_value, constructors_fill_the_member_they_name)
     cr_assert_eq(ok.value.i64, 7);
     fut_result bad = fut_error(EIO);
     cr_assert_eq(bad.err, EIO);
-    cr_assert_eq(sizeof(fut_result), 16, "documented: 16 bytes, passed in registers");
+    cr_assert_eq(sizeof(fut_result), 24, "documented: 24 bytes");
 }
 
 /* ---- ready futures ----------------------------------------------------------------- */
@@ -418,27 +418,27 @@ Test(fut_ready_ptr, null_destructor_is_allowed)
     cr_assert_eq(dtors(), 0);
 }
 
-Test(fut_failed, carries_the_error_code_without_allocating)
+Test(fut_ready_error, carries_the_error_code_without_allocating)
 {
-    fut_future f = fut_failed(EIO);
+    fut_future f = fut_ready_error(EIO);
     cr_assert_eq(fut_is_ready(&f), 1);
     cr_assert_eq(fut_wait(&f), 0);
     cr_assert_eq(fut_get(&f).err, EIO);
     cr_assert_eq(alloc_calls(), 0);
 }
 
-Test(fut_failed, zero_error_becomes_einval)
+Test(fut_ready_error, zero_error_becomes_einval)
 {
-    fut_future f = fut_failed(0);
+    fut_future f = fut_ready_error(0);
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, EINVAL);
 }
 
-Test(fut_from_result, value_result_gives_a_ready_value_without_allocating)
+Test(fut_ready_result, value_result_gives_a_ready_value_without_allocating)
 {
     int cell;
-    fut_future f = fut_from_result(fut_ok(fut_i64(-8)));
-    fut_future g = fut_from_result(fut_ok(fut_ptr(&cell)));
+    fut_future f = fut_ready_result(fut_ok(fut_i64(-8)));
+    fut_future g = fut_ready_result(fut_ok(fut_ptr(&cell)));
     cr_assert_eq(fut_is_ready(&f), 1);
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
@@ -448,12 +448,12 @@ Test(fut_from_result, value_result_gives_a_ready_value_without_allocating)
     cr_assert_eq(alloc_calls(), 0);
 }
 
-Test(fut_from_result, error_result_gives_a_failed_future_and_ignores_the_value)
+Test(fut_ready_result, error_result_gives_a_failed_future_and_ignores_the_value)
 {
     fut_result in = fut_error(ENOENT);
     in.value.u64 = 12345; /* unused when err != 0 */
-    fut_future f = fut_from_result(in);
-    fut_future g = fut_from_result(in);
+    fut_future f = fut_ready_result(in);
+    fut_future g = fut_ready_result(in);
     cr_assert_eq(fut_get(&f).err, ENOENT);
     fut_drop(&g);
     cr_assert_eq(dtors(), 0);
@@ -543,8 +543,8 @@ Test(fut_promise_set, second_settle_through_the_same_handle_is_ealready)
     cr_assert_eq(fut_promise_set(&p, fut_i64(1)), 0);
     cr_assert_eq(fut_promise_set(&p, fut_i64(2)), EALREADY);
     cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), EALREADY);
-    cr_assert_eq(fut_promise_fail(&p, EIO), EALREADY);
-    cr_assert_eq(fut_promise_settle(&p, fut_ok(fut_i64(3))), EALREADY);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), EALREADY);
+    cr_assert_eq(fut_promise_set_result(&p, fut_ok(fut_i64(3))), EALREADY);
     cr_assert_eq(dtors(), 0, "a refused pointer stays the caller's");
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
@@ -558,12 +558,12 @@ Test(fut_promise_set, empty_or_null_promise_is_einval)
     int cell;
     cr_assert_eq(fut_promise_set(&e, fut_i64(1)), EINVAL);
     cr_assert_eq(fut_promise_set_ptr(&e, &cell, tu_dtor_count), EINVAL);
-    cr_assert_eq(fut_promise_fail(&e, EIO), EINVAL);
-    cr_assert_eq(fut_promise_settle(&e, fut_ok(fut_i64(1))), EINVAL);
+    cr_assert_eq(fut_promise_set_error(&e, EIO), EINVAL);
+    cr_assert_eq(fut_promise_set_result(&e, fut_ok(fut_i64(1))), EINVAL);
     cr_assert_eq(fut_promise_set(NULL, fut_i64(1)), EINVAL);
     cr_assert_eq(fut_promise_set_ptr(NULL, &cell, tu_dtor_count), EINVAL);
-    cr_assert_eq(fut_promise_fail(NULL, EIO), EINVAL);
-    cr_assert_eq(fut_promise_settle(NULL, fut_ok(fut_i64(1))), EINVAL);
+    cr_assert_eq(fut_promise_set_error(NULL, EIO), EINVAL);
+    cr_assert_eq(fut_promise_set_result(NULL, fut_ok(fut_i64(1))), EINVAL);
     cr_assert_eq(dtors(), 0);
     cr_assert_eq(alloc_calls(), 0);
 }
@@ -656,67 +656,67 @@ Test(fut_promise_set_ptr, settling_after_cancel_is_ecanceled_and_the_value_stays
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_fail, settles_the_future_with_the_error)
+Test(fut_promise_set_error, settles_the_future_with_the_error)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
     cr_assert_eq(fut_get(&f).err, EIO);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_fail, zero_error_settles_with_einval)
+Test(fut_promise_set_error, zero_error_settles_with_einval)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    cr_assert_eq(fut_promise_fail(&p, 0), 0);
+    cr_assert_eq(fut_promise_set_error(&p, 0), 0);
     cr_assert_eq(fut_is_ready(&f), 1);
     cr_assert_eq(fut_get(&f).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_fail, failing_after_cancel_is_ecanceled)
+Test(fut_promise_set_error, failing_after_cancel_is_ecanceled)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_cancel(&f), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), ECANCELED);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), ECANCELED);
     cr_assert_eq(fut_get(&f).err, ECANCELED);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_settle, settles_with_a_value_result_that_carries_no_destructor)
+Test(fut_promise_set_result, settles_with_a_value_result_that_carries_no_destructor)
 {
     int cell;
     fut_promise p, q;
     fut_future f, g;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_promise_new(&q, &g), 0);
-    cr_assert_eq(fut_promise_settle(&p, fut_ok(fut_i64(-4))), 0);
-    cr_assert_eq(fut_promise_settle(&q, fut_ok(fut_ptr(&cell))), 0);
+    cr_assert_eq(fut_promise_set_result(&p, fut_ok(fut_i64(-4))), 0);
+    cr_assert_eq(fut_promise_set_result(&q, fut_ok(fut_ptr(&cell))), 0);
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.i64, -4);
     fut_drop(&g);
     cr_assert_eq(dtors(), 0);
-    cr_assert_eq(fut_promise_settle(&p, fut_ok(fut_i64(1))), EALREADY);
+    cr_assert_eq(fut_promise_set_result(&p, fut_ok(fut_i64(1))), EALREADY);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_settle, settles_with_an_error_result)
+Test(fut_promise_set_result, settles_with_an_error_result)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    cr_assert_eq(fut_promise_settle(&p, fut_error(ENOENT)), 0);
+    cr_assert_eq(fut_promise_set_result(&p, fut_error(ENOENT)), 0);
     cr_assert_eq(fut_get(&f).err, ENOENT);
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_promise_settle, settling_after_cancel_is_ecanceled_and_destroys_nothing)
+Test(fut_promise_set_result, settling_after_cancel_is_ecanceled_and_destroys_nothing)
 {
     int cell;
     fut_promise p;
@@ -724,7 +724,7 @@ Test(fut_promise_settle, settling_after_cancel_is_ecanceled_and_destroys_nothing
     fut_result in = fut_ok(fut_ptr(&cell));
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_cancel(&f), 0);
-    cr_assert_eq(fut_promise_settle(&p, in), ECANCELED);
+    cr_assert_eq(fut_promise_set_result(&p, in), ECANCELED);
     cr_assert_eq(dtors(), 0);
     fut_drop(&f);
     cr_assert_eq(dtors(), 0);
@@ -1042,7 +1042,7 @@ Test(fut_then, passes_errors_through_without_calling)
     fut_sched inl;
     fut_inline_init(&inl);
     probe pr = {0};
-    fut_future f = fut_failed(EIO);
+    fut_future f = fut_ready_error(EIO);
     fut_future g = fut_then(&f, &inl, p_add1, &pr);
     cr_assert_eq(fut_get(&g).err, EIO);
 
@@ -1050,7 +1050,7 @@ Test(fut_then, passes_errors_through_without_calling)
     fut_future h;
     cr_assert_eq(fut_promise_new(&p, &h), 0);
     fut_future k = fut_then(&h, &inl, p_add1, &pr);
-    cr_assert_eq(fut_promise_fail(&p, ENOENT), 0);
+    cr_assert_eq(fut_promise_set_error(&p, ENOENT), 0);
     cr_assert_eq(fut_get(&k).err, ENOENT);
 
     fut_manual m;
@@ -1059,7 +1059,7 @@ Test(fut_then, passes_errors_through_without_calling)
     fut_future j;
     cr_assert_eq(fut_promise_new(&q, &j), 0);
     fut_future l = fut_then(&j, &m.sched, p_add1, &pr);
-    cr_assert_eq(fut_promise_fail(&q, EDOM), 0);
+    cr_assert_eq(fut_promise_set_error(&q, EDOM), 0);
     fut_manual_run_all(&m);
     cr_assert_eq(fut_get(&l).err, EDOM);
     cr_assert_eq(calls(&pr), 0);
@@ -1516,14 +1516,14 @@ Test(fut_recover, runs_on_an_error_and_its_result_replaces_it)
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     fut_future g = fut_recover(&f, &inl, p_recover_value, &a);
     cr_assert_eq(calls(&a), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
     cr_assert_eq(calls(&a), 1);
     cr_assert_eq(a.in.err, EIO);
     fut_result r = fut_get(&g);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.i64, 1000 + EIO);
 
-    fut_future h = fut_failed(ENOENT);
+    fut_future h = fut_ready_error(ENOENT);
     fut_future k = fut_recover(&h, &inl, p_recover_value, &b);
     cr_assert_eq(calls(&b), 1);
     r = fut_get(&k);
@@ -1594,7 +1594,7 @@ Test(fut_recover, null_function_or_scheduler_is_einval_and_consumes_the_input)
 {
     fut_sched inl;
     fut_inline_init(&inl);
-    fut_future f = fut_failed(EIO);
+    fut_future f = fut_ready_error(EIO);
     fut_future g = fut_recover(&f, &inl, NULL, NULL);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(fut_get(&f).err, EINVAL);
@@ -1631,9 +1631,9 @@ Test(fut_recover, sees_ecanceled_when_attached_after_a_cancel)
     cr_assert_eq(tu_live(), 0);
 }
 
-/* ---- fut_finally ------------------------------------------------------------------- */
+/* ---- fut_then_result ------------------------------------------------------------------- */
 
-Test(fut_finally, runs_on_a_value)
+Test(fut_then_result, runs_on_a_value)
 {
     fut_sched inl;
     fut_inline_init(&inl);
@@ -1641,7 +1641,7 @@ Test(fut_finally, runs_on_a_value)
     fut_future f;
     probe pr = {0};
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_finally(&f, &inl, p_pass, &pr);
+    fut_future g = fut_then_result(&f, &inl, p_pass, &pr);
     cr_assert_eq(fut_promise_set(&p, fut_i64(4)), 0);
     cr_assert_eq(calls(&pr), 1);
     cr_assert_eq(pr.in.err, 0);
@@ -1651,7 +1651,7 @@ Test(fut_finally, runs_on_a_value)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_finally, runs_on_an_error)
+Test(fut_then_result, runs_on_an_error)
 {
     fut_sched inl;
     fut_inline_init(&inl);
@@ -1659,14 +1659,14 @@ Test(fut_finally, runs_on_an_error)
     fut_future f;
     probe pr = {0}, pr2 = {0};
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_finally(&f, &inl, p_pass, &pr);
+    fut_future g = fut_then_result(&f, &inl, p_pass, &pr);
     fut_promise_drop(&p);
     cr_assert_eq(calls(&pr), 1);
     cr_assert_eq(pr.in.err, EPIPE);
     cr_assert_eq(fut_get(&g).err, EPIPE);
 
-    fut_future h = fut_failed(EIO);
-    fut_future k = fut_finally(&h, &inl, p_recover_value, &pr2);
+    fut_future h = fut_ready_error(EIO);
+    fut_future k = fut_then_result(&h, &inl, p_recover_value, &pr2);
     cr_assert_eq(calls(&pr2), 1);
     cr_assert_eq(pr2.in.err, EIO);
     fut_result r = fut_get(&k);
@@ -1675,19 +1675,19 @@ Test(fut_finally, runs_on_an_error)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_finally, ready_value_on_the_inline_scheduler_allocates_nothing)
+Test(fut_then_result, ready_value_on_the_inline_scheduler_allocates_nothing)
 {
     fut_sched inl;
     fut_inline_init(&inl);
     probe pr = {0};
     fut_future f = fut_ready(fut_i64(3));
-    fut_future g = fut_finally(&f, &inl, p_pass, &pr);
+    fut_future g = fut_then_result(&f, &inl, p_pass, &pr);
     cr_assert_eq(calls(&pr), 1);
     cr_assert_eq(fut_get(&g).value.i64, 3);
     cr_assert_eq(alloc_calls(), 0);
 }
 
-Test(fut_finally, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
+Test(fut_then_result, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
 {
     fut_sched inl;
     fut_inline_init(&inl);
@@ -1696,7 +1696,7 @@ Test(fut_finally, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
     probe pr = {0};
     int cell;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_finally(&f, &inl, p_rewrap, &pr);
+    fut_future g = fut_then_result(&f, &inl, p_rewrap, &pr);
     cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
     cr_assert_eq(pr.in.value.ptr, (void *)&cell);
     cr_assert_eq(dtors(), 0);
@@ -1705,9 +1705,10 @@ Test(fut_finally, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_finally, took_the_pointer_so_the_library_no_longer_destroys_it)
+Test(fut_then_result, passing_the_outcome_on_keeps_its_destructor)
 {
-    /* A continuation's argument belongs to it; fut_from_result(r) carries no destructor. */
+    /* fut_ready_result(r) hands the value on with its destructor: dropping the end of
+     * the chain destroys it, once. */
     fut_sched inl;
     fut_inline_init(&inl);
     fut_promise p;
@@ -1715,7 +1716,28 @@ Test(fut_finally, took_the_pointer_so_the_library_no_longer_destroys_it)
     probe pr = {0};
     int cell;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_finally(&f, &inl, p_pass, &pr);
+    fut_future g = fut_then_result(&f, &inl, p_pass, &pr);
+    cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
+    cr_assert_eq(calls(&pr), 1);
+    cr_assert_eq(pr.in.dtor, tu_dtor_count, "the continuation sees the destructor");
+    cr_assert_eq(dtors(), 0);
+    fut_drop(&g);
+    cr_assert_eq(dtors(), 1);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_then_result, a_continuation_that_keeps_the_pointer_owns_it)
+{
+    /* A continuation's argument belongs to it: return something else and the library
+     * no longer destroys the value. */
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_promise p;
+    fut_future f;
+    probe pr = {0};
+    int cell;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_then_result(&f, &inl, p_add1, &pr);
     cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
     cr_assert_eq(calls(&pr), 1);
     fut_drop(&g);
@@ -1723,21 +1745,21 @@ Test(fut_finally, took_the_pointer_so_the_library_no_longer_destroys_it)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(fut_finally, null_scheduler_or_function_is_einval)
+Test(fut_then_result, null_scheduler_or_function_is_einval)
 {
     fut_sched inl;
     fut_inline_init(&inl);
     int cell;
     probe pr = {0};
     fut_future f = fut_ready_ptr(&cell, tu_dtor_count);
-    fut_future g = fut_finally(&f, NULL, p_pass, &pr);
+    fut_future g = fut_then_result(&f, NULL, p_pass, &pr);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(dtors(), 1);
-    f = fut_failed(EIO);
-    g = fut_finally(&f, &inl, NULL, NULL);
+    f = fut_ready_error(EIO);
+    g = fut_then_result(&f, &inl, NULL, NULL);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(fut_get(&f).err, EINVAL);
-    g = fut_finally(&f, &inl, p_pass, &pr);
+    g = fut_then_result(&f, &inl, p_pass, &pr);
     cr_assert_eq(fut_get(&g).err, EINVAL, "spent input");
     cr_assert_eq(calls(&pr), 0);
     cr_assert_eq(tu_live(), 0);
@@ -1804,7 +1826,7 @@ Test(fut_split, every_output_gets_the_value_of_a_pending_input)
 Test(fut_split, every_output_gets_the_outcome_of_a_settled_input)
 {
     fut_promise p;
-    fut_future f, out[3], g = fut_failed(ERANGE), eout[2];
+    fut_future f, out[3], g = fut_ready_error(ERANGE), eout[2];
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_promise_set(&p, fut_i64(8)), 0);
     cr_assert_eq(fut_split(&f, 3, out), 0);
@@ -2544,7 +2566,7 @@ Test(fut_is_ready, reports_settled_ready_pending_and_invalid_handles)
 {
     fut_promise p, q;
     fut_future f, g, e = {0};
-    fut_future r = fut_ready(fut_i64(1)), x = fut_failed(EIO);
+    fut_future r = fut_ready(fut_i64(1)), x = fut_ready_error(EIO);
     cr_assert_eq(fut_is_ready(NULL), 0);
     cr_assert_eq(fut_is_ready(&e), 0);
     cr_assert_eq(fut_is_ready(&r), 1);
@@ -2568,7 +2590,7 @@ Test(fut_is_ready, reports_settled_ready_pending_and_invalid_handles)
 Test(fut_wait, returns_at_once_on_ready_and_settled_futures_and_borrows)
 {
     fut_promise p;
-    fut_future f, r = fut_ready(fut_i64(1)), x = fut_failed(EIO);
+    fut_future f, r = fut_ready(fut_i64(1)), x = fut_ready_error(EIO);
     cr_assert_eq(fut_wait(&r), 0);
     cr_assert_eq(fut_wait(&x), 0);
     cr_assert_eq(fut_promise_new(&p, &f), 0);
@@ -2722,7 +2744,7 @@ Test(fut_try_get, settled_takes_the_outcome_and_spends_the_handle)
     fut_future f;
     fut_result r;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
     cr_assert_eq(fut_try_get(&f, &r), 0);
     cr_assert_eq(r.err, EIO);
     cr_assert_eq(fut_try_get(&f, &r), EINVAL);
@@ -2765,7 +2787,7 @@ Test(fut_get, takes_values_and_errors)
     cr_assert_eq(fut_promise_new(&p, &f), 0);
     cr_assert_eq(fut_promise_new(&q, &g), 0);
     cr_assert_eq(fut_promise_set(&p, fut_f64(0.25)), 0);
-    cr_assert_eq(fut_promise_fail(&q, ETIMEDOUT), 0);
+    cr_assert_eq(fut_promise_set_error(&q, ETIMEDOUT), 0);
     fut_result a = fut_get(&f), b = fut_get(&g);
     cr_assert_eq(a.err, 0);
     cr_assert_eq(a.value.f64, 0.25);
@@ -2802,7 +2824,7 @@ Test(fut_drop, dropping_a_pending_future_frees_it_when_the_promise_settles)
     fut_drop(&f);
     cr_assert_eq(fut_get(&f).err, EINVAL, "spent");
     cr_assert_eq(fut_promise_cancelled(&p), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
     cr_assert_eq(tu_live(), 0);
 }
 
@@ -2821,11 +2843,11 @@ Test(fut_drop, dropping_a_settled_future_destroys_an_untaken_pointer)
 
 Test(fut_drop, dropping_an_error_destroys_nothing)
 {
-    fut_future x = fut_failed(EIO);
+    fut_future x = fut_ready_error(EIO);
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    cr_assert_eq(fut_promise_fail(&p, EIO), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
     fut_drop(&x);
     fut_drop(&f);
     cr_assert_eq(dtors(), 0);
@@ -2872,7 +2894,7 @@ Test(fut_cancel, settled_future_is_ealready_and_keeps_its_value)
 Test(fut_cancel, ready_future_is_ealready_and_keeps_its_value)
 {
     int cell;
-    fut_future f = fut_ready_ptr(&cell, tu_dtor_count), x = fut_failed(EIO);
+    fut_future f = fut_ready_ptr(&cell, tu_dtor_count), x = fut_ready_error(EIO);
     cr_assert_eq(fut_cancel(&f), EALREADY);
     cr_assert_eq(fut_cancel(&x), EALREADY);
     cr_assert_eq(dtors(), 0);
@@ -2926,7 +2948,7 @@ Test(fut_cancel, travels_upstream_through_thens_on_the_manual_scheduler)
     cr_assert_eq(fut_promise_on_cancel(&p, hook_count, &hooked), 0);
     fut_future g1 = fut_then(&f, &m.sched, p_add1, &pr);
     fut_future g2 = fut_recover(&g1, &m.sched, p_recover_value, &pr);
-    fut_future g3 = fut_finally(&g2, &m.sched, p_pass, &pr);
+    fut_future g3 = fut_then_result(&g2, &m.sched, p_pass, &pr);
     cr_assert_eq(fut_cancel(&g3), 0);
     cr_assert_eq(fut_promise_cancelled(&p), 1);
     cr_assert_eq(atomic_load(&hooked), 1);
@@ -3083,7 +3105,7 @@ static fut_future step_add1(void *ctx, fut_result r)
 static fut_future step_to_error(void *ctx, fut_result r)
 {
     ++*(long *)ctx;
-    return fut_failed((int)(r.value.i64 + 1));
+    return fut_ready_error((int)(r.value.i64 + 1));
 }
 
 /* error e -> value e + 1 */
@@ -3110,10 +3132,10 @@ static fut_future build_chain(chain_job *j, fut_future f, fut_sched *s, int mixe
             f = fut_then(&f, s, step_add1, &j->ran);
         } else {
             switch (i % 4) {
-            case 0: f = fut_finally(&f, s, step_to_error, &j->ran); break;
+            case 0: f = fut_then_result(&f, s, step_to_error, &j->ran); break;
             case 1: f = fut_recover(&f, s, step_to_value, &j->ran); break;
             case 2: f = fut_recover(&f, s, step_to_value, &j->ran); break; /* passes a value */
-            default: f = fut_finally(&f, s, step_finally_add1, &j->ran); break;
+            default: f = fut_then_result(&f, s, step_finally_add1, &j->ran); break;
             }
         }
         if (fut_is_ready(&f))

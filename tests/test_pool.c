@@ -28,7 +28,7 @@ static fut_pool_counts counts_of(fut_pool *p)
 {
     fut_pool_counts c;
     memset(&c, 0xa5, sizeof c);
-    cr_assert_eq(fut_pool_counts_get(p, &c), 0);
+    cr_assert_eq(fut_pool_snapshot(p, &c), 0);
     return c;
 }
 
@@ -683,18 +683,18 @@ Test(fut_pool_release, an_object_of_another_pool_is_einval)
 
 /* ---- accounting -------------------------------------------------------------------- */
 
-Test(fut_pool_counts, null_is_einval)
+Test(fut_pool_snapshot, null_is_einval)
 {
     fut_pool p;
     fut_pool_counts n;
     fut_pool_config c = {.size = 32, .capacity = 4};
     cr_assert_eq(fut_pool_init(&p, &c), 0);
-    cr_assert_eq(fut_pool_counts_get(NULL, &n), EINVAL);
-    cr_assert_eq(fut_pool_counts_get(&p, NULL), EINVAL);
+    cr_assert_eq(fut_pool_snapshot(NULL, &n), EINVAL);
+    cr_assert_eq(fut_pool_snapshot(&p, NULL), EINVAL);
     fut_pool_destroy(&p);
 }
 
-Test(fut_pool_counts, allocated_is_live_plus_idle_plus_evicted_at_every_step)
+Test(fut_pool_snapshot, allocated_is_live_plus_idle_plus_evicted_at_every_step)
 {
     fut_pool p;
     fut_pool_config c = {.size = 32, .capacity = 6, .warm = 3};
@@ -747,7 +747,7 @@ static void *acquire_release_then_exit(void *arg)
     for (int i = 0; i < j->n; i++)
         if (j->obj[i] != NULL && fut_pool_release(j->p, j->obj[i]) != 0)
             j->errors++;
-    if (fut_pool_counts_get(j->p, &j->after) != 0) /* the only thread in the pool now */
+    if (fut_pool_snapshot(j->p, &j->after) != 0) /* the only thread in the pool now */
         j->errors++;
     if (j->hold != NULL) {
         pthread_barrier_wait(j->hold); /* "done": the main thread may destroy now */
@@ -1003,7 +1003,7 @@ Test(fut_pool_mixed_builds, a_release_build_unit_and_a_checking_one_share_a_pool
         cr_assert_eq(fut_pool_release(&p, a), EALREADY, "the checks still see a double release");
     }
     fut_pool_counts c;
-    cr_assert_eq(fut_pool_counts_get(&p, &c), 0);
+    cr_assert_eq(fut_pool_snapshot(&p, &c), 0);
     cr_assert_eq(c.live, 0, "%zu objects never came back", (size_t)c.live);
     cr_assert_eq(c.allocated, c.idle + c.evicted);
     fut_pool_destroy(&p); /* (tu_live() counts per unit: LeakSanitizer checks the rest) */

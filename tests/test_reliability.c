@@ -293,7 +293,7 @@ static fut_future ch_fail(void *ctx, fut_result r)
 {
     (void)r;
     ((chain *)ctx)->ran[1]++;
-    return fut_failed(EIO);
+    return fut_ready_error(EIO);
 }
 
 static fut_future ch_recover(void *ctx, fut_result r)
@@ -325,7 +325,7 @@ static fut_future ch_finally(void *ctx, fut_result r)
     chain *c = ctx;
     c->ran[4]++;
     c->fin_in = r;
-    return fut_from_result(r);
+    return fut_ready_result(r);
 }
 
 typedef struct chain_arg {
@@ -380,7 +380,7 @@ static void scen_chain(sweep *sw, const void *argp)
         if (i == 2)
             g = fut_recover(&g, &rs.s, fns[i], &c);
         else if (i == 4)
-            g = fut_finally(&g, &rs.s, fns[i], &c);
+            g = fut_then_result(&g, &rs.s, fns[i], &c);
         else
             g = fut_then(&g, &rs.s, fns[i], &c);
         afault[i] = alloc_hit(sw, b);
@@ -534,14 +534,14 @@ static void scen_when_all(sweep *sw, const void *arg)
         } else {
             CHECK(sw, r.err == 0, "when_all failed with %d", r.err);
             if (r.err == 0) {
-                fut_value *v = r.value.ptr;
+                fut_result *v = r.value.ptr;
                 static const int64_t wv[8] = {10, 11, -1, 13, -1, 15, 16, 17};
                 for (int i = 0; i < 8; i++)
                     if (wv[i] >= 0)
-                        CHECK(sw, v[i].i64 == wv[i], "when_all[%d] = %lld", i, (long long)v[i].i64);
-                CHECK(sw, v[2].ptr == (void *)ca && v[4].ptr == (void *)cb, "the pointers in the block");
-                cell_take(v[2].ptr); /* the block's values are the taker's */
-                cell_take(v[4].ptr);
+                        CHECK(sw, v[i].value.i64 == wv[i], "when_all[%d] = %lld", i, (long long)v[i].value.i64);
+                CHECK(sw, v[2].value.ptr == (void *)ca && v[4].value.ptr == (void *)cb, "the pointers in the block");
+                cell_take(v[2].value.ptr); /* the block's values are the taker's */
+                cell_take(v[4].value.ptr);
                 fut_results_free(v);
             }
         }
@@ -674,7 +674,7 @@ static void scen_pool(sweep *sw, const void *arg)
         for (int i = 0; i < got; i++)
             CHECK(sw, fut_pool_release(&pool, objs[i]) == 0, "fut_pool_release");
         fut_pool_counts pc;
-        CHECK(sw, fut_pool_counts_get(&pool, &pc) == 0, "fut_pool_counts_get");
+        CHECK(sw, fut_pool_snapshot(&pool, &pc) == 0, "fut_pool_counts");
         CHECK(sw, pc.live == 0 && pc.idle <= cfg.capacity && pc.allocated == pc.idle + pc.evicted,
               "cycle %d: allocated %llu idle %llu evicted %llu live %llu", cyc, (unsigned long long)pc.allocated,
               (unsigned long long)pc.idle, (unsigned long long)pc.evicted, (unsigned long long)pc.live);
@@ -699,7 +699,7 @@ static fut_future split_cont(void *ctx, fut_result r)
     split_ctx *x = ctx;
     x->ran++;
     if ((uintptr_t)r.value.ptr != x->addr)
-        return fut_failed(EBADMSG);
+        return fut_ready_error(EBADMSG);
     if (x->index < 2)
         return fut_ready(fut_i64(100 + x->index));
     cell *c = r.value.ptr; /* the owner: the value is ours */
@@ -1175,12 +1175,12 @@ Test(bad_input, fut_pool_init_zero_capacity_keeps_nothing_idle)
     fut_pool_config c = {.size = 32, .capacity = 0, .warm = 8};
     cr_assert_eq(fut_pool_init(&p, &c), 0);
     fut_pool_counts n;
-    cr_assert_eq(fut_pool_counts_get(&p, &n), 0);
+    cr_assert_eq(fut_pool_snapshot(&p, &n), 0);
     cr_assert_eq(n.idle, 0, "warm is at most capacity");
     void *o = fut_pool_acquire(&p);
     cr_assert_not_null(o);
     cr_assert_eq(fut_pool_release(&p, o), 0);
-    cr_assert_eq(fut_pool_counts_get(&p, &n), 0);
+    cr_assert_eq(fut_pool_snapshot(&p, &n), 0);
     cr_assert_eq(n.idle, 0);
     cr_assert_eq(n.evicted, 1, "every release frees");
     fut_pool_destroy(&p);
@@ -1193,7 +1193,7 @@ Test(bad_input, fut_pool_init_warm_beyond_capacity_is_clamped)
     fut_pool_config c = {.size = 32, .capacity = 4, .warm = 100};
     cr_assert_eq(fut_pool_init(&p, &c), 0);
     fut_pool_counts n;
-    cr_assert_eq(fut_pool_counts_get(&p, &n), 0);
+    cr_assert_eq(fut_pool_snapshot(&p, &n), 0);
     cr_assert_eq(n.idle, 4);
     cr_assert_eq(n.allocated, 4);
     fut_pool_destroy(&p);
@@ -1296,7 +1296,7 @@ Test(bad_input, fut_pool_release_twice_while_idle_is_ealready)
     cr_assert_eq(fut_pool_release(&p, o), 0);
     cr_assert_eq(fut_pool_release(&p, o), EALREADY);
     fut_pool_counts n;
-    cr_assert_eq(fut_pool_counts_get(&p, &n), 0);
+    cr_assert_eq(fut_pool_snapshot(&p, &n), 0);
     cr_assert_eq(n.idle, 1, "the second release changed nothing");
     fut_pool_destroy(&p);
     cr_assert_eq(tu_live(), 0);
@@ -1337,8 +1337,8 @@ Test(bad_input, fut_pool_counts_get_null_is_einval)
     fut_pool_counts n;
     fut_pool_config c = {.size = 32, .capacity = 4};
     cr_assert_eq(fut_pool_init(&p, &c), 0);
-    cr_assert_eq(fut_pool_counts_get(NULL, &n), EINVAL);
-    cr_assert_eq(fut_pool_counts_get(&p, NULL), EINVAL);
+    cr_assert_eq(fut_pool_snapshot(NULL, &n), EINVAL);
+    cr_assert_eq(fut_pool_snapshot(&p, NULL), EINVAL);
     fut_pool_destroy(&p);
 }
 
@@ -1460,13 +1460,13 @@ Test(bad_input, fut_promise_new_env_null_env_is_plain_and_small_pool_is_einval)
     cr_assert_eq(tu_live(), 0);
 }
 
-Test(bad_input, fut_failed_zero_is_einval)
+Test(bad_input, fut_ready_error_zero_is_einval)
 {
-    fut_future f = fut_failed(0);
+    fut_future f = fut_ready_error(0);
     cr_assert_eq(fut_get(&f).err, EINVAL);
-    fut_future g = fut_from_result(fut_error(0)); /* err 0: a value */
+    fut_future g = fut_ready_result(fut_error(0)); /* fut_error(0) is EINVAL too */
     fut_result r = fut_get(&g);
-    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.err, EINVAL);
     cr_assert_eq(r.value.i64, 0);
 }
 
@@ -1488,8 +1488,8 @@ static int settle_with(fut_promise *p, int which)
     switch (which) {
     case 0: return fut_promise_set(p, fut_i64(11));
     case 1: return fut_promise_set_ptr(p, &cell, tu_dtor_count);
-    case 2: return fut_promise_fail(p, EIO);
-    default: return fut_promise_settle(p, fut_ok(fut_i64(12)));
+    case 2: return fut_promise_set_error(p, EIO);
+    default: return fut_promise_set_result(p, fut_ok(fut_i64(12)));
     }
 }
 static const char *const settle_names[4] = {"set", "set_ptr", "fail", "settle"};
@@ -1544,7 +1544,7 @@ Test(bad_input, fut_promise_fail_zero_is_einval)
     fut_promise p;
     fut_future f;
     pending(&p, &f);
-    cr_assert_eq(fut_promise_fail(&p, 0), 0);
+    cr_assert_eq(fut_promise_set_error(&p, 0), 0);
     cr_assert_eq(fut_get(&f).err, EINVAL);
 }
 
@@ -1664,7 +1664,7 @@ Test(bad_input, fut_promise_on_cancel_second_hook_after_cancel_runs_it_and_is_ec
 /* ---- fut.h: chain --------------------------------------------------------------------------- */
 
 typedef fut_future (*chain_fn)(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
-static const chain_fn chains[3] = {fut_then, fut_recover, fut_finally};
+static const chain_fn chains[3] = {fut_then, fut_recover, fut_then_result};
 static const char *const chain_names[3] = {"then", "recover", "finally"};
 
 Test(bad_input, fut_then_null_future_is_einval)
@@ -1921,7 +1921,7 @@ Test(bad_input, fut_when_all_null_array_is_einval)
     cr_assert_eq(fut_get(&g).err, EINVAL);
     g = fut_when_all_settled(NULL, 2);
     cr_assert_eq(fut_get(&g).err, EINVAL);
-    g = fut_when_any(NULL, 2);
+    g = fut_when_any_ok(NULL, 2);
     cr_assert_eq(fut_get(&g).err, EINVAL);
 }
 
@@ -1977,35 +1977,35 @@ Test(bad_input, fut_when_all_settled_empty_input_gives_an_einval_slot)
 Test(bad_input, fut_when_any_zero_count_is_enoent)
 {
     fut_future fs[1];
-    fut_future g = fut_when_any(fs, 0);
+    fut_future g = fut_when_any_ok(fs, 0);
     cr_assert_eq(fut_get(&g).err, ENOENT);
-    g = fut_when_any(NULL, 0);
+    g = fut_when_any_ok(NULL, 0);
     cr_assert_eq(fut_get(&g).err, ENOENT);
 }
 
 Test(bad_input, fut_when_any_all_empty_or_spent_inputs_is_einval)
 {
     fut_future fs[2] = {{0}, spent_future()};
-    fut_future g = fut_when_any(fs, 2);
+    fut_future g = fut_when_any_ok(fs, 2);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
 
-static fut_result fold_add(void *ctx, fut_value acc, fut_result item)
+static fut_result fold_add(void *ctx, fut_result acc, fut_result item)
 {
     (void)ctx;
     if (item.err != 0)
         return item;
-    return fut_ok(fut_i64(acc.i64 + item.value.i64));
+    return fut_ok(fut_i64(acc.value.i64 + item.value.i64));
 }
 
 Test(bad_input, fut_fold_null_array_or_function_is_einval_and_consumes)
 {
     static int cell;
-    fut_future g = fut_fold(NULL, 2, fut_i64(0), fold_add, NULL);
+    fut_future g = fut_fold(NULL, 2, fut_ok(fut_i64(0)), fold_add, NULL);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     fut_future fs[2] = {fut_ready_ptr(&cell, tu_dtor_count), fut_ready(fut_i64(1))};
-    g = fut_fold(fs, 2, fut_i64(0), NULL, NULL);
+    g = fut_fold(fs, 2, fut_ok(fut_i64(0)), NULL, NULL);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(fut_wait_for(&fs[0], 0), EINVAL, "inputs consumed");
     cr_assert_eq(dtors(), 1, "and their values destroyed");
@@ -2015,14 +2015,14 @@ Test(bad_input, fut_fold_null_array_or_function_is_einval_and_consumes)
 Test(bad_input, fut_fold_zero_count_is_init)
 {
     fut_future fs[1];
-    fut_future g = fut_fold(fs, 0, fut_i64(77), fold_add, NULL);
+    fut_future g = fut_fold(fs, 0, fut_ok(fut_i64(77)), fold_add, NULL);
     cr_assert_eq(fut_get(&g).value.i64, 77);
 }
 
 Test(bad_input, fut_fold_empty_input_reaches_the_function_as_einval)
 {
     fut_future fs[2] = {fut_ready(fut_i64(1)), {0}};
-    fut_future g = fut_fold(fs, 2, fut_i64(0), fold_add, NULL);
+    fut_future g = fut_fold(fs, 2, fut_ok(fut_i64(0)), fold_add, NULL);
     cr_assert_eq(fut_get(&g).err, EINVAL);
     cr_assert_eq(tu_live(), 0);
 }
@@ -2300,13 +2300,13 @@ static void settled_ptr_input_after_decision(int kind)
     static int cell;
     fut_promise p, q;
     fut_future fs[3];
-    fs[0] = kind == 1 ? fut_ready(fut_i64(1)) : fut_failed(EIO); /* decides at once */
+    fs[0] = kind == 1 ? fut_ready(fut_i64(1)) : fut_ready_error(EIO); /* decides at once */
     pending(&p, &fs[1]);                                          /* keeps it off the fast path */
     pending(&q, &fs[2]);
     cr_assert_eq(fut_promise_set_ptr(&q, &cell, tu_dtor_count), 0); /* settled, pointer */
     fut_future g = kind == 0 ? fut_when_all(fs, 3)
-                   : kind == 1 ? fut_when_any(fs, 3)
-                               : fut_fold(fs, 3, fut_i64(0), fold_add, NULL);
+                   : kind == 1 ? fut_when_any_ok(fs, 3)
+                               : fut_fold(fs, 3, fut_ok(fut_i64(0)), fold_add, NULL);
     fut_result r = fut_get(&g);
     if (kind == 1) {
         cr_assert_eq(r.err, 0);
@@ -2334,7 +2334,7 @@ Test(found, fold_destroys_a_settled_pointer_input_it_no_longer_needs)
     settled_ptr_input_after_decision(2);
 }
 
-/* fut__pipe_drive chains the stage step with fut_finally; when that allocation failed the
+/* fut__pipe_drive chains the stage step with fut_then_result; when that allocation failed the
  * step never ran: the item was lost, its future never settled, the stage stayed busy for
  * every later item and fut_pipeline_destroy answered EBUSY for ever. Found by the
  * allocation-failure sweep (f). */
@@ -2375,7 +2375,7 @@ Test(found, when_any_result_dropped_destroys_the_winning_pointer)
     fut_promise p;
     fut_future f;
     pending(&p, &f);
-    fut_future any = fut_when_any(&f, 1);
+    fut_future any = fut_when_any_ok(&f, 1);
     cr_assert_eq(fut_promise_set_ptr(&p, &cell, any_dtor), 0);
     fut_drop(&any);
     cr_assert_eq(any_dtor_got, (void *)&cell, "the destructor got %p, the value is %p", any_dtor_got, (void *)&cell);

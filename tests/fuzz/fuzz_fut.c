@@ -487,7 +487,7 @@ static mh m_call(int cx, mval in)
         return mh_ready(mv_int(val_of(in, C->arg)));
     case K_ERR:
         m_take_value(in);
-        return mh_ready(mv_err(C->arg != 0 ? C->arg : EINVAL)); /* fut_failed(0) is EINVAL */
+        return mh_ready(mv_err(C->arg != 0 ? C->arg : EINVAL)); /* fut_ready_error(0) is EINVAL */
     case K_PASS:
         if (in.err != 0 || in.kind != VK_BLOCK || !in.owned)
             return mh_ready(in); /* cells re-wrapped with their destructor if owned */
@@ -759,18 +759,18 @@ static void take_block(int b, void *p)
     mblock *B = &blocks[b];
     bind_block(b, p);
     if (B->kind == BK_ALL || B->kind == BK_SETTLED) {
-        fut_value *v = p;
+        fut_result *v = p;
         fut_result *rs = p;
         for (int i = 0; i < B->n; i++) {
             if (B->kind == BK_ALL) {
-                check_value(v[i], B->items[i], "a when_all block item");
+                check_value(v[i].value, B->items[i], "a when_all block item");
             } else {
                 check_result(rs[i], B->items[i], "a when_all_settled block item");
             }
         }
         for (int i = 0; i < B->n; i++) {
             mval it = B->items[i];
-            fut_value iv = B->kind == BK_ALL ? v[i] : rs[i].value;
+            fut_value iv = B->kind == BK_ALL ? v[i].value : rs[i].value;
             if (it.err == 0 && it.owned && it.kind == VK_CELL)
                 r_cell_end((int)it.i, 1);
             else if (it.err == 0 && it.owned && it.kind == VK_BLOCK)
@@ -779,12 +779,12 @@ static void take_block(int b, void *p)
     } else {
         fut_any *a = p;
         ASSERT(a->index == (size_t)B->index, "when_any winner %zu, model %lld", a->index, (long long)B->index);
-        check_value(a->value, B->items[0], "the when_any value");
+        check_value(a->result.value, B->items[0], "the when_any value");
         mval it = B->items[0];
         if (it.owned && it.kind == VK_CELL)
             r_cell_end((int)it.i, 1);
         else if (it.owned && it.kind == VK_BLOCK)
-            take_block((int)it.i, a->value.ptr);
+            take_block((int)it.i, a->result.value.ptr);
     }
     fut_results_free(p);
 }
@@ -833,10 +833,10 @@ static fut_future r_cont(void *ctxp, fut_result r)
         return fut_ready(fut_i64(val_of(in, C->arg)));
     case K_ERR:
         r_take_value(r, in);
-        return fut_failed(C->arg);
+        return fut_ready_error(C->arg);
     case K_PASS:
         if (in.err != 0)
-            return fut_failed(in.err);
+            return fut_ready_error(in.err);
         if (in.kind == VK_BLOCK && in.owned) {
             r_take_value(r, in);
             return fut_ready(fut_i64(val_of(in, C->arg)));
@@ -853,16 +853,16 @@ static fut_future r_cont(void *ctxp, fut_result r)
     }
 }
 
-static fut_result r_fold(void *ctxp, fut_value acc, fut_result item)
+static fut_result r_fold(void *ctxp, fut_result acc, fut_result item)
 {
     fold_ctx *F = ctxp;
     ev *e = r_event(EV_FOLD, F->id);
     check_result(item, e->in, "a fold item");
-    ASSERT(acc.i64 == e->acc, "fold accumulator %lld, model %lld", (long long)acc.i64, (long long)e->acc);
+    ASSERT(acc.value.i64 == e->acc, "fold accumulator %lld, model %lld", (long long)acc.value.i64, (long long)e->acc);
     if (item.err != 0)
         return item;
     r_take_value(item, e->in);
-    return fut_ok(fut_i64(fold_step(acc.i64, e->in)));
+    return fut_ok(fut_i64(fold_step(acc.value.i64, e->in)));
 }
 
 static void r_hook(void *ctx)
@@ -944,7 +944,7 @@ static void op_new(int p, int f)
     ASSERT(rrc == mrc, "fut_promise_new gave %d, model %d", rrc, mrc);
 }
 
-/* what: 0 a value, 1 an error, 2 a pointer with a destructor; via: 1 fut_promise_settle. */
+/* what: 0 a value, 1 an error, 2 a pointer with a destructor; via: 1 fut_promise_set_result. */
 static void op_settle(int p, int what, int arg, int via)
 {
     mval v;
@@ -952,8 +952,8 @@ static void op_settle(int p, int what, int arg, int via)
     if (what == 0) {
         v = mv_int(arg);
     } else if (what == 1) {
-        /* fut_promise_fail(p, 0) settles with EINVAL; fut_promise_settle with err 0 is a value */
-        v = via && arg == 0 ? mv_int(0) : mv_err(arg != 0 ? arg : EINVAL);
+        /* fut_promise_set_error(p, 0) and fut_error(0) both give EINVAL */
+        v = mv_err(arg != 0 ? arg : EINVAL);
     } else {
         cell = new_cell();
         v = (mval){0, VK_CELL, cell, 1};
@@ -980,9 +980,9 @@ static void op_settle(int p, int what, int arg, int via)
         m_cell_end(cell, 1); /* refused: the value stays the caller's, who frees it */
     int rrc;
     if (what == 0)
-        rrc = via ? fut_promise_settle(&RP[p], fut_ok(fut_i64(arg))) : fut_promise_set(&RP[p], fut_i64(arg));
+        rrc = via ? fut_promise_set_result(&RP[p], fut_ok(fut_i64(arg))) : fut_promise_set(&RP[p], fut_i64(arg));
     else if (what == 1)
-        rrc = via ? fut_promise_settle(&RP[p], fut_error(arg)) : fut_promise_fail(&RP[p], arg);
+        rrc = via ? fut_promise_set_result(&RP[p], fut_error(arg)) : fut_promise_set_error(&RP[p], arg);
     else
         rrc = fut_promise_set_ptr(&RP[p], &cells[cell], cell_dtor);
     if (rrc != 0 && cell >= 0)
@@ -1053,7 +1053,7 @@ static void op_ready(int f, int what, int arg)
         RF[f] = fut_ready(fut_i64(arg));
     } else if (what == 1) {
         MF[f] = mh_ready(mv_err(arg != 0 ? arg : EINVAL));
-        RF[f] = fut_failed(arg);
+        RF[f] = fut_ready_error(arg);
     } else {
         int c = new_cell();
         MF[f] = mh_ready((mval){0, VK_CELL, c, 1});
@@ -1156,7 +1156,7 @@ static void op_chain(int f, int op, int sch, int kind, int arg)
     else if (op == OP_RECOVER)
         RF[f] = fut_recover(&RF[f], s, r_cont, C);
     else
-        RF[f] = fut_finally(&RF[f], s, r_cont, C);
+        RF[f] = fut_then_result(&RF[f], s, r_cont, C);
     op_end();
 }
 
@@ -1538,8 +1538,8 @@ static void op_join(int kind, int k, const int *sl, int init)
     MF[s[0]] = res;
     fut_future out = kind == JK_ALL       ? fut_when_all(in, (size_t)n)
                      : kind == JK_SETTLED ? fut_when_all_settled(in, (size_t)n)
-                     : kind == JK_ANY     ? fut_when_any(in, (size_t)n)
-                                          : fut_fold(in, (size_t)n, fut_i64(init), r_fold, &folds[fx]);
+                     : kind == JK_ANY     ? fut_when_any_ok(in, (size_t)n)
+                                          : fut_fold(in, (size_t)n, fut_ok(fut_i64(init)), r_fold, &folds[fx]);
     RF[s[0]] = out;
     op_end();
     for (int i = 0; i < n; i++)
