@@ -474,28 +474,33 @@ typedef struct fut_node_ops {
 } fut_node_ops;
 typedef void (*fut_input_fn)(fut_input *in, fut_result r, fut_work *w);
 
+/* Makes w empty. Borrows w; NULL is ignored. */
 static inline void fut_work_init(fut_work *w);
-/* Runs what w holds, and what that adds, until it is empty. */
+/* Runs what w holds, and what that adds, until it is empty. Borrows w; NULL is ignored. */
 static inline void fut_work_run(fut_work *w);
 
 /* Prepares n (its memory is yours; ops must outlive it). env (may be NULL) counts its
  * events and gives continuations chained after it their pool. Returns 0 or EINVAL
  * (NULL n, ops or ops->free). */
 static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env);
-/* The node's read end: call once (a second call gives an EINVAL future). */
+/* The node's read end (the consumer hold, yours to consume like any future): call once;
+ * a second call, or a NULL or zeroed n, gives an EINVAL future. */
 static inline fut_future fut_node_future(fut_node *n);
 /* Settles the output with r. 0: delivered (r is the consumer's now); ECANCELED: the
  * future was cancelled first, EALREADY: settled before, EINVAL: a NULL n - in those
  * cases r is still yours (fut_result_drop it). Settles do not race each other: decide
  * who settles first (batch.h claims with a CAS); a cancel may race any of them. */
 static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w);
-/* The producer side lets go of n; an output not yet settled settles with FUT_EBROKEN.
- * Do not touch n afterwards: ops->free may already have run. */
+/* The producer side lets go of n (consumes the node's producer hold); an output not yet
+ * settled settles with FUT_EBROKEN. Do not touch n afterwards: ops->free may already
+ * have run. NULL is ignored. */
 static inline void fut_node_release(fut_node *n);
 
-/* Prepares in (before it is shared). */
+/* Prepares in (before it is shared); fn must not be NULL (an input without fn drops
+ * what it is given). Borrows in; NULL is ignored. */
 static inline void fut_input_init(fut_input *in, fut_input_fn fn);
-/* Consumes f into in. An empty or spent f arrives as EINVAL. Attach each input once. */
+/* Consumes f into in (borrowed until fn has run). An empty, spent or NULL f arrives as
+ * EINVAL; a NULL in drops f. Attach each input once. */
 static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w);
 /* Asks in's future to cancel (travelling upstream). Returns 0 if the request was made -
  * fn then gets ECANCELED, unless the outcome was already arriving, when fn gets that -
@@ -1849,6 +1854,8 @@ static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w)
             fut_future h = fut__handle(a);
             fut_cancel(&h); /* unwanted: cancel it upstream and drop it, as its owner would */
             fut_drop(&h);
+            /* relaxed: an unlinked input with a request is touched by nobody else (a
+             * canceller finding CANCEL_REQ returns), so no order is needed. */
             atomic_store_explicit(&in->st, FUT__IN_CANCELLED, memory_order_relaxed);
             fut__input_cancelled_fn(in, wl);
             goto out;
@@ -1861,7 +1868,9 @@ static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w)
                                                         memory_order_acquire))
                 goto out;
             /* ex == DONE: a delivery took the input; nothing is ours. ex == CANCEL_REQ:
-             * a cancel came while we linked; claim it against a delivery and cancel. */
+             * a cancel came while we linked; claim it against a delivery and cancel.
+             * acq_rel: the same race as the delivery's CAS from CANCEL_REQ; the loser
+             * sees DONE and leaves fn to the winner. */
             if (ex == FUT__IN_CANCEL_REQ &&
                 atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_CANCELLED, memory_order_acq_rel,
                                                         memory_order_acquire) &&

@@ -1687,17 +1687,25 @@ Test(fut_then_result, ready_value_on_the_inline_scheduler_allocates_nothing)
     cr_assert_eq(alloc_calls(), 0);
 }
 
-Test(fut_then_result, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
+/* A pending future settled with &cell (destructor tu_dtor_count) after fn was chained on
+ * it with fut_then_result on the inline scheduler; returns fn's future. */
+static fut_future then_result_on_a_pointer(fut_fn fn, probe *pr, int *cell)
 {
-    fut_sched inl;
+    static fut_sched inl; /* the record keeps a pointer to it */
     fut_inline_init(&inl);
     fut_promise p;
     fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_then_result(&f, &inl, fn, pr);
+    cr_assert_eq(fut_promise_set_ptr(&p, cell, tu_dtor_count), 0);
+    return g;
+}
+
+Test(fut_then_result, hands_a_pointer_on_when_it_returns_fut_ready_ptr)
+{
     probe pr = {0};
     int cell;
-    cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_then_result(&f, &inl, p_rewrap, &pr);
-    cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
+    fut_future g = then_result_on_a_pointer(p_rewrap, &pr, &cell);
     cr_assert_eq(pr.in.value.ptr, (void *)&cell);
     cr_assert_eq(dtors(), 0);
     fut_drop(&g);
@@ -1709,15 +1717,9 @@ Test(fut_then_result, passing_the_outcome_on_keeps_its_destructor)
 {
     /* fut_ready_result(r) hands the value on with its destructor: dropping the end of
      * the chain destroys it, once. */
-    fut_sched inl;
-    fut_inline_init(&inl);
-    fut_promise p;
-    fut_future f;
     probe pr = {0};
     int cell;
-    cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_then_result(&f, &inl, p_pass, &pr);
-    cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
+    fut_future g = then_result_on_a_pointer(p_pass, &pr, &cell);
     cr_assert_eq(calls(&pr), 1);
     cr_assert_eq(pr.in.dtor, tu_dtor_count, "the continuation sees the destructor");
     cr_assert_eq(dtors(), 0);
@@ -1730,15 +1732,9 @@ Test(fut_then_result, a_continuation_that_keeps_the_pointer_owns_it)
 {
     /* A continuation's argument belongs to it: return something else and the library
      * no longer destroys the value. */
-    fut_sched inl;
-    fut_inline_init(&inl);
-    fut_promise p;
-    fut_future f;
     probe pr = {0};
     int cell;
-    cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fut_future g = fut_then_result(&f, &inl, p_add1, &pr);
-    cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
+    fut_future g = then_result_on_a_pointer(p_add1, &pr, &cell);
     cr_assert_eq(calls(&pr), 1);
     fut_drop(&g);
     cr_assert_eq(dtors(), 0);
