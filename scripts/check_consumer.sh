@@ -4,7 +4,8 @@
 # -Dwerror=true, and runs it. Proves that dependency('fut') resolves through the wrap's
 # [provide] and fut's meson.override_dependency, that fut's headers build under the
 # user's warning_level=3 -Werror with CC, and that the subproject defines no targets,
-# tests or benchmarks (its tests, bench and examples stay off in subproject mode).
+# tests, benchmarks or installed files (its tests, bench, examples and install stay off
+# in subproject mode), and that dependency('fut', version: ...) sees fut's version.
 # Works offline in a temp dir; leaves nothing behind. Quiet on success; exit 0 or 1.
 #
 #   scripts/check_consumer.sh gcc
@@ -52,7 +53,7 @@ out=$("$build/consumer" 2>&1) || fail "consumer exited nonzero: $out"
 [[ "$out" == *": ok" ]] || fail "consumer printed: $out"
 
 # What the subproject contributed to the build: nothing but a dependency object.
-for what in projectinfo targets tests benchmarks; do
+for what in projectinfo targets tests benchmarks installed; do
     meson introspect "--$what" "$build" >"$tmp/$what.json" 2>>"$log" || fail "introspect --$what failed"
 done
 python3 - "$tmp" "$cc" >>"$log" 2>&1 <<'EOF' || fail "the subproject added to the build (see above)"
@@ -75,9 +76,11 @@ for t in targets:
         used = os.path.basename((src.get("compiler") or ["?"])[0])
         if used != os.path.basename(cc):
             bad.append(f"{t['name']} compiled with {used}, not {cc}")
+for path in load("installed"):
+    bad.append(f"the subproject installs {path}")
 for kind in ("tests", "benchmarks"):
     for t in load(kind):
         bad.append(f"{kind[:-1]} defined: {t['name']} (suite {t.get('suite')})")
-print("\n".join(bad) if bad else "subproject adds no targets, tests or benchmarks")
+print("\n".join(bad) if bad else "subproject adds no targets, tests, benchmarks or installed files")
 sys.exit(1 if bad else 0)
 EOF

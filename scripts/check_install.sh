@@ -32,7 +32,7 @@ fail() {
 prefix=/usr/local
 dest=$tmp/dest
 CC=$cc meson setup "$tmp/build" "$root" --prefix="$prefix" \
-    -Dtests=disabled -Dbench=disabled -Dexamples=disabled >>"$log" 2>&1 || fail "meson setup failed"
+    -Dtests=disabled -Dexamples=disabled >>"$log" 2>&1 || fail "meson setup failed"
 meson install -C "$tmp/build" --destdir "$dest" >>"$log" 2>&1 || fail "meson install failed"
 version=$(meson introspect --projectinfo "$tmp/build" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
