@@ -44,6 +44,8 @@
  * schedulers give EINVAL (in the returned future, the input handles consumed); a batch
  * or pipeline that is zeroed, failed its init or was destroyed refuses with EINVAL (a
  * count: 0). docs/bad_input.md lists every case with its test.
+ * Linkage: as fut.h (FUT_IMPLEMENTATION in one file, or FUT_STATIC); everything here is
+ * defined in the implementation unit: each call is per combinator, not per element.
  * Config macros: those of fut.h. FUT_MIN_CHUNK (default 256): the smallest automatic
  * chunk, in elements.
  * Needs: fut.h, pool.h and stats.h beside it.
@@ -72,7 +74,7 @@ typedef struct fut_any {
 /* Frees a result block (fut_result[] or fut_any) whose values you took; the values are
  * not destroyed. To destroy them with it, call the destructor the block came with
  * (r.dtor(r.value.ptr), or fut_result_drop(&r)). NULL is ignored. */
-static inline void fut_results_free(void *block);
+FUT__DEF void fut_results_free(void *block);
 
 /* ---- combinators over futures ------------------------------------------------------ */
 
@@ -81,13 +83,13 @@ static inline void fut_results_free(void *block);
  * then cancelled (inputs settled before the call arrive in input order). n == 0 gives a
  * NULL block at once. fs == NULL with n > 0 gives EINVAL; ENOMEM if the block cannot be
  * made (the inputs are still consumed, and dropped). */
-static inline fut_future fut_when_all(fut_future *fs, size_t n);
+FUT__DEF fut_future fut_when_all(fut_future *fs, size_t n);
 /* Settles with a block fut_result[n] (each input's outcome) once all have settled. */
-static inline fut_future fut_when_all_settled(fut_future *fs, size_t n);
+FUT__DEF fut_future fut_when_all_settled(fut_future *fs, size_t n);
 /* Settles with a block fut_any {index, result} for the first input to succeed (JS's
  * Promise.any, not the first to settle), cancelling the others; if all fail, with the
  * error of the last to fail; n == 0 gives ENOENT. */
-static inline fut_future fut_when_any_ok(fut_future *fs, size_t n);
+FUT__DEF fut_future fut_when_any_ok(fut_future *fs, size_t n);
 
 /* An ordered fold: acc = fn(ctx, acc, outcome of input i) for i = 0..n-1, each step run as
  * soon as inputs 0..i have settled, on the thread that settled the last of them. fn owns
@@ -95,7 +97,7 @@ static inline fut_future fut_when_any_ok(fut_future *fs, size_t n);
  * error, which settles the fold at once and cancels the inputs not yet folded. An
  * accumulator left when the fold stops early (cancelled) is dropped. */
 typedef fut_result (*fut_fold_fn)(void *ctx, fut_result acc, fut_result item);
-static inline fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx);
+FUT__DEF fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx);
 
 /* ---- data-parallel ops ------------------------------------------------------------- */
 
@@ -117,11 +119,11 @@ typedef fut_value (*fut_combine_fn)(void *ctx, fut_value a, fut_value b);
  * already started still run, so keep the arrays until fut_wait on the future returns
  * and then, after a cancel, until the scheduler has drained. NULL s/fn/arrays (n > 0),
  * zero sizes: EINVAL. in and out must not overlap. */
-static inline fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
+FUT__DEF fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
                                  size_t out_size, size_t chunk, fut_map_fn fn, void *ctx);
-static inline fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
+FUT__DEF fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
                                     size_t chunk, fut_filter_fn fn, void *ctx);
-static inline fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
+FUT__DEF fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
                                     fut_chunk_fn fn, fut_combine_fn combine, fut_value identity, void *ctx);
 
 /* ---- task batching ----------------------------------------------------------------- */
@@ -138,20 +140,20 @@ typedef struct fut_batch {
 } fut_batch;
 
 /* threshold 0 means 64. Returns 0 or EINVAL (NULL b or s). */
-static inline int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, fut_stats *stats);
+FUT__DEF int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, fut_stats *stats);
 /* Adds t (borrowed until it runs). Returns 0, or EINVAL for NULL. */
-static inline int fut_batch_add(fut_batch *b, fut_task *t);
+FUT__DEF int fut_batch_add(fut_batch *b, fut_task *t);
 /* Like fut_spawn, but the task waits in the batch. */
-static inline fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx);
+FUT__DEF fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx);
 /* Hands everything gathered over; refused tasks run with the error (their futures settle
  * with it). Returns how many the scheduler took. */
-static inline size_t fut_batch_flush(fut_batch *b);
+FUT__DEF size_t fut_batch_flush(fut_batch *b);
 /* How many tasks wait in the batch. */
-static inline size_t fut_batch_count(const fut_batch *b);
+FUT__DEF size_t fut_batch_count(const fut_batch *b);
 /* Gives up what is gathered: every waiting task runs here with ECANCELED (a spawned
  * future settles with it). A batch must be flushed or cancelled before it goes away:
  * a task left in it would never run. Returns how many were cancelled. */
-static inline size_t fut_batch_cancel(fut_batch *b);
+FUT__DEF size_t fut_batch_cancel(fut_batch *b);
 
 /* ---- pipelines --------------------------------------------------------------------- */
 
@@ -178,22 +180,24 @@ typedef struct fut_pipeline {
 } fut_pipeline;
 
 /* Copies the stages. max_in_flight 0 means unbounded. Returns 0, EINVAL or ENOMEM. */
-static inline int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, size_t nstages,
+FUT__DEF int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, size_t nstages,
                                     size_t max_in_flight);
 /* Feeds one item (consumes input) and returns the future of its last stage's result.
  * Past max_in_flight the item waits, without blocking the caller. */
-static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input);
+FUT__DEF fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input);
 /* Frees the pipeline. EBUSY (and nothing freed) while pushed items have not finished
  * (their futures have not settled), or when called from a continuation the pipeline is
  * running itself; otherwise it waits for the pipeline's last internal step, which is
  * short, and frees it. Items pass between stages as whole results: a pointer value's
  * destructor travels with it, and a value nobody takes (a failed or cancelled item) is
  * destroyed once. */
-static inline int fut_pipeline_destroy(fut_pipeline *p);
+FUT__DEF int fut_pipeline_destroy(fut_pipeline *p);
 
 /* ======================================================================================
- * Implementation
+ * Implementation (defined once: see Linkage in stats.h)
  * ====================================================================================== */
+
+#if FUT__IMPL
 
 /* ---- result blocks ------------------------------------------------------------------ */
 
@@ -222,7 +226,7 @@ static inline void *fut__block_new(size_t n, unsigned kind)
     return b->items;
 }
 
-static inline void fut_results_free(void *block)
+FUT__DEF void fut_results_free(void *block)
 {
     if (block != NULL)
         FUT_FREE(fut__block_of(block));
@@ -524,11 +528,11 @@ static inline fut_future fut__when(int kind, fut_future *fs, size_t n)
     return fut__join_start(j, fs);
 }
 
-static inline fut_future fut_when_all(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ALL, fs, n); }
-static inline fut_future fut_when_all_settled(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_SETTLED, fs, n); }
-static inline fut_future fut_when_any_ok(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ANY, fs, n); }
+FUT__DEF fut_future fut_when_all(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ALL, fs, n); }
+FUT__DEF fut_future fut_when_all_settled(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_SETTLED, fs, n); }
+FUT__DEF fut_future fut_when_any_ok(fut_future *fs, size_t n) { return fut__when(FUT__JOIN_ANY, fs, n); }
 
-static inline fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx)
+FUT__DEF fut_future fut_fold(fut_future *fs, size_t n, fut_result init, fut_fold_fn fn, void *ctx)
 {
     if ((fs == NULL && n > 0) || fn == NULL) {
         if (fs != NULL)
@@ -714,7 +718,7 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     return f;
 }
 
-static inline fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
+FUT__DEF fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
                                  size_t out_size, size_t chunk, fut_map_fn fn, void *ctx)
 {
     fut__jobfn f;
@@ -723,7 +727,7 @@ static inline fut_future fut_map(fut_sched *s, const void *in, void *out, size_t
                           fut_u64(0), ctx);
 }
 
-static inline fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
+FUT__DEF fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
                                     size_t chunk, fut_filter_fn fn, void *ctx)
 {
     fut__jobfn f;
@@ -732,7 +736,7 @@ static inline fut_future fut_filter(fut_sched *s, const void *in, void *out, siz
                           ctx);
 }
 
-static inline fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
+FUT__DEF fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
                                     fut_chunk_fn fn, fut_combine_fn combine, fut_value identity, void *ctx)
 {
     fut__jobfn f;
@@ -742,7 +746,7 @@ static inline fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size
 
 /* ---- task batching ----------------------------------------------------------------- */
 
-static inline int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, fut_stats *stats)
+FUT__DEF int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, fut_stats *stats)
 {
     if (b == NULL)
         return EINVAL;
@@ -757,7 +761,7 @@ static inline int fut_batch_init(fut_batch *b, fut_sched *s, size_t threshold, f
     return 0;
 }
 
-static inline size_t fut_batch_flush(fut_batch *b)
+FUT__DEF size_t fut_batch_flush(fut_batch *b)
 {
     if (b == NULL || b->count == 0)
         return 0;
@@ -773,9 +777,9 @@ static inline size_t fut_batch_flush(fut_batch *b)
     return took;
 }
 
-static inline size_t fut_batch_count(const fut_batch *b) { return b != NULL ? b->count : 0; }
+FUT__DEF size_t fut_batch_count(const fut_batch *b) { return b != NULL ? b->count : 0; }
 
-static inline size_t fut_batch_cancel(fut_batch *b)
+FUT__DEF size_t fut_batch_cancel(fut_batch *b)
 {
     if (b == NULL)
         return 0;
@@ -791,7 +795,7 @@ static inline size_t fut_batch_cancel(fut_batch *b)
     return n;
 }
 
-static inline int fut_batch_add(fut_batch *b, fut_task *t)
+FUT__DEF int fut_batch_add(fut_batch *b, fut_task *t)
 {
     if (b == NULL || b->sched == NULL || t == NULL || t->run == NULL)
         return EINVAL; /* also a batch whose init failed */
@@ -806,7 +810,7 @@ static inline int fut_batch_add(fut_batch *b, fut_task *t)
     return 0;
 }
 
-static inline fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx)
+FUT__DEF fut_future fut_batch_spawn(fut_batch *b, fut_fn fn, void *ctx)
 {
     if (b == NULL || b->sched == NULL || fn == NULL)
         return fut_ready_error(EINVAL);
@@ -827,7 +831,7 @@ struct fut__pipe_item {
     fut_promise done; /* the item's result */
 };
 
-static inline int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, size_t nstages,
+FUT__DEF int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, size_t nstages,
                                     size_t max_in_flight)
 {
     if (p == NULL || stages == NULL || nstages == 0)
@@ -970,7 +974,7 @@ static void fut__pipe_drive_locked(fut_pipeline *p)
     }
 }
 
-static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
+FUT__DEF fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
 {
     if (p == NULL || input == NULL || p->stages == NULL) { /* NULL, zeroed or destroyed */
         fut_drop(input);
@@ -992,7 +996,7 @@ static inline fut_future fut_pipeline_push(fut_pipeline *p, fut_future *input)
     return out;
 }
 
-static inline int fut_pipeline_destroy(fut_pipeline *p)
+FUT__DEF int fut_pipeline_destroy(fut_pipeline *p)
 {
     if (p == NULL || p->stages == NULL)
         return EINVAL;
@@ -1020,6 +1024,8 @@ static inline int fut_pipeline_destroy(fut_pipeline *p)
     memset(p, 0, sizeof *p);
     return 0;
 }
+
+#endif /* FUT__IMPL */
 
 #endif /* FUT_BATCH_H */
 

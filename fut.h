@@ -9,6 +9,21 @@
  * schedulers (inline and manual), a vtable for yours, and a section for writing your own
  * combinators (batch.h is written on it).
  *
+ * One implementation unit (the stb shape). Every file includes the headers; exactly one
+ * file of the program defines FUT_IMPLEMENTATION before including them (batch.h, or
+ * each header it uses), and that file holds their definitions - the per-thread state
+ * cache, its pthread key and exit hook, the pool and stats thread caches - once for the
+ * whole program. The hot paths (promise_new/set, then, get, drop, pool acquire/release,
+ * stats updates) stay static inline in every file; the rest is an ordinary call.
+ *     // fut_impl.c                              // any other .c file
+ *     #define FUT_IMPLEMENTATION                 #include "batch.h"
+ *     #include "batch.h"
+ * FUT_STATIC instead makes everything private to the file that includes it (a
+ * one-file program, or a plugin that must not share fut with its host). Files of one
+ * program must agree on the layout macros (FUT_NO_FUTEX, FUT_CACHE_LINE,
+ * FUT_STATE_CACHE) and the version: fut_env_init, fut_pool_init and fut_stats_init give
+ * EINVAL in a file that differs from the implementation unit (tests/two_units).
+ *
  * Example:
  *
  *     static fut_future twice(void *ctx, fut_result r)
@@ -58,6 +73,8 @@
  * exits, or now with fut_cache_flush.
  *
  * Config macros (define before including):
+ *   FUT_IMPLEMENTATION          this file holds the definitions (one file per program)
+ *   FUT_STATIC                  this file gets its own private copy of everything
  *   FUT_MALLOC(n), FUT_FREE(p)  allocation of shared states (default malloc/free)
  *   FUT_SPIN                    polls with a cpu pause before a waiter yields (default 8)
  *   FUT_YIELD_NS                then polls with sched_yield for up to this many ns
@@ -236,7 +253,7 @@ static inline void fut_result_drop(fut_result *r)
 
 /* A fut code (or any errno value) in words: "broken promise", "cancelled", ... Never
  * NULL; for a code fut does not use, strerror's text. */
-static inline const char *fut_strerror(int err);
+FUT__DEF const char *fut_strerror(int err);
 
 /* ---- the scheduler interface ------------------------------------------------------ */
 
@@ -282,15 +299,17 @@ struct fut_env {
 
 /* Checks and fills an env. Returns 0, or EINVAL if the pool's objects are too small. */
 static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats);
+/* (checks the layout: EINVAL from a unit built with other layout macros, see FUT__LAYOUT) */
+FUT__DEF int fut__env_init(fut_env *env, fut_pool *pool, fut_stats *stats, uint32_t layout);
 /* The object size a pool for shared states needs. */
 static inline size_t fut_state_size(void);
 /* Without a pool, each thread keeps up to FUT_STATE_CACHE freed states for reuse (the
  * last freed first), so a promise made after one was consumed costs no malloc. A thread's
- * cache is freed when it exits; this frees the calling thread's cache now (of this
- * translation unit: each one that includes fut.h has its own). Takes no argument, so it
+ * cache is freed when it exits; this frees the calling thread's cache now (the
+ * program's one cache, or this file's own under FUT_STATIC). Takes no argument, so it
  * consumes and borrows nothing and has no bad input; safe at any time, any number of
  * times, and a no-op when FUT_STATE_CACHE is 0. */
-static inline void fut_cache_flush(void);
+FUT__DEF void fut_cache_flush(void);
 
 /* The struct that embeds a member: recovers your object from its fut_task (or any
  * member) pointer inside a task function. */
@@ -300,11 +319,11 @@ static inline void fut_cache_flush(void);
 static inline int fut_sched_submit(fut_sched *s, fut_task *t);
 /* Submits a NULL-terminated list of n tasks linked by next, in one hand-off when s has
  * submit_many; each refused task is run with the error here. Returns how many s took. */
-static inline size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n);
+FUT__DEF size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n);
 
 /* The inline scheduler: every task runs on the thread that makes it ready. Chains are
  * processed iteratively (a trampoline), so their length never grows the stack. */
-static inline void fut_inline_init(fut_sched *s);
+FUT__DEF void fut_inline_init(fut_sched *s);
 
 /* The manual scheduler: a FIFO queue that runs only when you say so - deterministic, for
  * tests, teaching and "one loop thread" designs. Submit from any thread. */
@@ -320,19 +339,19 @@ typedef struct fut_manual {
 
 /* capacity 0 means unbounded; past it, submit refuses with EAGAIN (submit_many takes a
  * whole list or none of it). Returns 0 or errno. */
-static inline int fut_manual_init(fut_manual *m, size_t capacity);
+FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity);
 /* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
-static inline void fut_manual_destroy(fut_manual *m);
+FUT__DEF void fut_manual_destroy(fut_manual *m);
 /* Runs the oldest queued task. Returns 1 if one ran, 0 if the queue was empty. */
-static inline int fut_manual_run_one(fut_manual *m);
+FUT__DEF int fut_manual_run_one(fut_manual *m);
 /* Runs tasks until the queue is empty, those queued meanwhile included. Returns the count. */
-static inline size_t fut_manual_run_all(fut_manual *m);
-static inline size_t fut_manual_pending(fut_manual *m);
+FUT__DEF size_t fut_manual_run_all(fut_manual *m);
+FUT__DEF size_t fut_manual_pending(fut_manual *m);
 /* Later submits are refused with ESHUTDOWN; queued tasks still run. */
-static inline void fut_manual_close(fut_manual *m);
+FUT__DEF void fut_manual_close(fut_manual *m);
 /* Blocks until a task is queued (0), m is closed and empty (ESHUTDOWN) or the monotonic
  * clock passes deadline_ns (ETIMEDOUT). UINT64_MAX waits for ever. */
-static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
+FUT__DEF int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
 
 /* ---- create ----------------------------------------------------------------------- */
 
@@ -369,8 +388,8 @@ static inline void fut_promise_drop(fut_promise *p);
  * registration runs its hook at once on the calling thread and returns ECANCELED; before
  * that, a second hook gets EBUSY. A settled or dropped p gets EALREADY, a NULL p or hook
  * EINVAL. fut_promise_cancelled is 0 for anything but a live, cancelled promise. */
-static inline int fut_promise_cancelled(const fut_promise *p);
-static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx);
+FUT__DEF int fut_promise_cancelled(const fut_promise *p);
+FUT__DEF int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx);
 
 /* ---- chain ------------------------------------------------------------------------ */
 
@@ -403,7 +422,7 @@ static inline fut_future fut_spawn_task(fut_sched *s, fut_fn fn, void *ctx, fut_
  * out[n-1] only; out[0..n-2] borrow the pointer, which lives until out[n-1]'s taker frees
  * it or out[n-1] is dropped or cancelled: attach the owner last. Consumes f on success;
  * returns 0, EINVAL (NULL, n out of range, bad f) or ENOMEM (f untouched). */
-static inline int fut_split(fut_future *f, size_t n, fut_future *out);
+FUT__DEF int fut_split(fut_future *f, size_t n, fut_future *out);
 
 /* ---- wait and read ---------------------------------------------------------------- */
 
@@ -411,9 +430,9 @@ static inline int fut_is_ready(const fut_future *f); /* 1 settled, 0 pending or 
 /* Block until f settles: a bounded spin, then park (futex on Linux). Borrow f. Return 0,
  * ETIMEDOUT (deadline on the monotonic clock, in ns: fut_now_ns, from stats.h) or
  * EINVAL. */
-static inline int fut_wait(const fut_future *f);
-static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns);
-static inline int fut_wait_for(const fut_future *f, uint64_t timeout_ns);
+FUT__DEF int fut_wait(const fut_future *f);
+FUT__DEF int fut_wait_until(const fut_future *f, uint64_t deadline_ns);
+FUT__DEF int fut_wait_for(const fut_future *f, uint64_t timeout_ns);
 /* Takes the outcome if f is settled: returns 0 and consumes f; EAGAIN (pending, f kept)
  * or EINVAL. */
 static inline int fut_try_get(fut_future *f, fut_result *out);
@@ -429,7 +448,7 @@ static inline void fut_drop(fut_future *f);
  * this one waits on is cancelled too, and a promise at the top sees it (poll, hook).
  * Continuations between them do not run. Borrows f. Returns 0, EALREADY (f had
  * settled) or EINVAL. */
-static inline int fut_cancel(const fut_future *f);
+FUT__DEF int fut_cancel(const fut_future *f);
 
 /* ---- writing your own combinator ---------------------------------------------------
  *
@@ -482,19 +501,19 @@ static inline void fut_work_run(fut_work *w);
 /* Prepares n (its memory is yours; ops must outlive it). env (may be NULL) counts its
  * events and gives continuations chained after it their pool. Returns 0 or EINVAL
  * (NULL n, ops or ops->free). */
-static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env);
+FUT__DEF int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env);
 /* The node's read end (the consumer hold, yours to consume like any future): call once;
  * a second call, or a NULL or zeroed n, gives an EINVAL future. */
-static inline fut_future fut_node_future(fut_node *n);
+FUT__DEF fut_future fut_node_future(fut_node *n);
 /* Settles the output with r. 0: delivered (r is the consumer's now); ECANCELED: the
  * future was cancelled first, EALREADY: settled before, EINVAL: a NULL n - in those
  * cases r is still yours (fut_result_drop it). Settles do not race each other: decide
  * who settles first (batch.h claims with a CAS); a cancel may race any of them. */
-static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w);
+FUT__DEF int fut_node_settle(fut_node *n, fut_result r, fut_work *w);
 /* The producer side lets go of n (consumes the node's producer hold); an output not yet
  * settled settles with FUT_EBROKEN. Do not touch n afterwards: ops->free may already
  * have run. NULL is ignored. */
-static inline void fut_node_release(fut_node *n);
+FUT__DEF void fut_node_release(fut_node *n);
 
 /* Prepares in (before it is shared); fn must not be NULL (an input without fn drops
  * what it is given). Borrows in; NULL is ignored. */
@@ -505,7 +524,7 @@ static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w);
 /* Asks in's future to cancel (travelling upstream). Returns 0 if the request was made -
  * fn then gets ECANCELED, unless the outcome was already arriving, when fn gets that -
  * or EALREADY (fn has run or is running), EINVAL for NULL. */
-static inline int fut_input_cancel(fut_input *in, fut_work *w);
+FUT__DEF int fut_input_cancel(fut_input *in, fut_work *w);
 
 /* ======================================================================================
  * Implementation
@@ -590,6 +609,14 @@ struct fut__state {
     _Atomic(fut__waitblock *) wb;
 #endif
 };
+
+/* What the units of one program must agree on: the state's size (FUT_NO_FUTEX adds a
+ * field), the state cache, the pool and stats layouts (FUT_CACHE_LINE) and the version.
+ * fut_env_init, fut_pool_init and fut_stats_init give EINVAL when the calling unit's
+ * value differs from the implementation unit's; a thread's state cache stays off. */
+#define FUT__LAYOUT                                                                                 \
+    (FUT__POOL_LAYOUT ^ (uint32_t)(sizeof(fut__state) * 257u + (unsigned)FUT__FUTEX * 2u) ^          \
+     (uint32_t)(FUT_STATE_CACHE) << 16 ^ (uint32_t)(FUT_VERSION_MAJOR * 100u + FUT_VERSION_MINOR) << 24)
 
 /* A split hub is a record with its outputs after it. */
 typedef struct fut__hub {
@@ -772,70 +799,24 @@ static inline void fut__state_init(fut__state *st, unsigned op)
 
 static inline fut_stats *fut__stats_of(const fut_env *env) { return env != NULL ? env->stats : NULL; }
 
-#if FUT_STATE_CACHE > 0
 /* The per-thread cache of freed states: a stack, so the most recently freed (warmest)
  * state is reused first. Thread-local, hence no atomics: a state freed on another thread
  * than the one that made it lands in the freeing thread's cache. The first free on a
  * thread arms a pthread key whose destructor frees the cache when the thread exits (the
- * main thread's is freed at exit, or stays reachable). Without a key nothing is cached. */
+ * main thread's is freed at exit, or stays reachable). Without a key nothing is cached.
+ * The cache, the key and the unload destructor exist once in a program (in the
+ * implementation unit), or once per unit with FUT_STATIC. */
 typedef struct fut__cache {
     unsigned n;
     int armed; /* 0: not yet; 1: the key holds this cache; -1: no key, cache nothing */
-    void *blk[FUT_STATE_CACHE];
+    void *blk[FUT_STATE_CACHE > 0 ? FUT_STATE_CACHE : 1];
 } fut__cache;
-static _Thread_local fut__cache fut__tcache;
-static pthread_key_t fut__tcache_key;
-static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
-/* Set under pthread_once (which orders it before every arm), cleared at unload. relaxed
- * throughout: a thread that still sees 1 after the unload arms a deleted key, which
- * pthread_setspecific refuses, and then caches nothing. */
-static _Atomic int fut__tcache_key_ok;
+FUT__DATA _Thread_local fut__cache fut__tcache;
+/* Arms the calling thread's cache; a unit built with another FUT_STATE_CACHE than the
+ * implementation unit (layout) gets -1 and so never caches: no write past the array. */
+FUT__DEF FUT__COLD int fut__tcache_arm(fut__cache *c, uint32_t layout);
 
-static inline void fut__tcache_drain(fut__cache *c)
-{
-    while (c->n > 0)
-        FUT_FREE(c->blk[--c->n]);
-}
-
-static void fut__tcache_exit(void *arg)
-{
-    fut__cache *c = (fut__cache *)arg;
-    fut__tcache_drain(c);
-    /* The thread is going: what later destructors free is freed at once (arming the key
-     * again would not help in the last round of destructors, and would leak). */
-    c->armed = -1;
-}
-
-static void fut__tcache_key_make(void)
-{
-    atomic_store_explicit(&fut__tcache_key_ok, pthread_key_create(&fut__tcache_key, fut__tcache_exit) == 0,
-                          memory_order_relaxed);
-}
-
-#if defined(__GNUC__)
-/* When code holding this copy of fut.h is unloaded (dlclose of a shared library), the
- * key must go first: a thread exiting later would call fut__tcache_exit, no longer
- * mapped. The caches of threads still alive then are not freed (they leak: at most
- * FUT_STATE_CACHE states a thread). */
-__attribute__((destructor)) static void fut__tcache_unload(void)
-{
-    if (atomic_exchange_explicit(&fut__tcache_key_ok, 0, memory_order_relaxed))
-        pthread_key_delete(fut__tcache_key);
-    fut__tcache_drain(&fut__tcache); /* the unloading thread's own, at least */
-    fut__tcache.armed = -1;
-}
-#endif
-
-static FUT__COLD int fut__tcache_arm(fut__cache *c)
-{
-    pthread_once(&fut__tcache_once, fut__tcache_key_make);
-    c->armed = atomic_load_explicit(&fut__tcache_key_ok, memory_order_relaxed) &&
-                       pthread_setspecific(fut__tcache_key, c) == 0
-                   ? 1
-                   : -1;
-    return c->armed;
-}
-
+#if FUT_STATE_CACHE > 0
 static inline void *fut__state_alloc(void)
 {
     fut__cache *c = &fut__tcache;
@@ -849,27 +830,85 @@ static inline void fut__state_dealloc(void *st)
     for (unsigned i = 0; i < c->n; i++)
         assert(c->blk[i] != st && "fut: a state freed twice (a handle used after it was consumed?)");
 #endif
-    if (c->n < FUT_STATE_CACHE && (c->armed == 1 || (c->armed == 0 && fut__tcache_arm(c) == 1)))
+    if (c->n < FUT_STATE_CACHE && (c->armed == 1 || (c->armed == 0 && fut__tcache_arm(c, FUT__LAYOUT) == 1)))
         c->blk[c->n++] = st;
     else
         FUT_FREE(st);
 }
-
-static inline void fut_cache_flush(void) { fut__tcache_drain(&fut__tcache); }
 #else
 static inline void *fut__state_alloc(void) { return FUT_MALLOC(sizeof(fut__state)); }
 static inline void fut__state_dealloc(void *st) { FUT_FREE(st); }
-static inline void fut_cache_flush(void) {}
 #endif
 
+#if FUT__IMPL /* ---- defined once (see Linkage in stats.h) ---- */
+static pthread_key_t fut__tcache_key;
+static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
+/* Set under pthread_once (which orders it before every arm), cleared at unload. relaxed
+ * throughout: a thread that still sees 1 after the unload arms a deleted key, which
+ * pthread_setspecific refuses, and then caches nothing. */
+static _Atomic int fut__tcache_key_ok;
+
+static inline void fut__tcache_drain(fut__cache *c)
+{
+    while (c->n > 0)
+        FUT_FREE(c->blk[--c->n]);
+}
+
+static inline void fut__tcache_exit(void *arg)
+{
+    fut__cache *c = (fut__cache *)arg;
+    fut__tcache_drain(c);
+    /* The thread is going: what later destructors free is freed at once (arming the key
+     * again would not help in the last round of destructors, and would leak). */
+    c->armed = -1;
+}
+
+static inline void fut__tcache_key_make(void)
+{
+    atomic_store_explicit(&fut__tcache_key_ok, pthread_key_create(&fut__tcache_key, fut__tcache_exit) == 0,
+                          memory_order_relaxed);
+}
+
+#if defined(__GNUC__)
+/* When code holding this copy of fut's definitions is unloaded (dlclose of a shared
+ * library), the key must go first: a thread exiting later would call fut__tcache_exit,
+ * no longer mapped. The caches of threads still alive then are not freed (they leak: at
+ * most FUT_STATE_CACHE states a thread). */
+__attribute__((destructor)) static void fut__tcache_unload(void)
+{
+    if (atomic_exchange_explicit(&fut__tcache_key_ok, 0, memory_order_relaxed))
+        pthread_key_delete(fut__tcache_key);
+    fut__tcache_drain(&fut__tcache); /* the unloading thread's own, at least */
+    fut__tcache.armed = -1;
+}
+#endif
+
+FUT__DEF FUT__COLD int fut__tcache_arm(fut__cache *c, uint32_t layout)
+{
+    pthread_once(&fut__tcache_once, fut__tcache_key_make);
+    c->armed = layout == FUT__LAYOUT && atomic_load_explicit(&fut__tcache_key_ok, memory_order_relaxed) &&
+                       pthread_setspecific(fut__tcache_key, c) == 0
+                   ? 1
+                   : -1;
+    return c->armed;
+}
+
+FUT__DEF void fut_cache_flush(void) { fut__tcache_drain(&fut__tcache); }
+#endif /* FUT__IMPL */
+
+FUT__DEF FUT__NOINLINE void *fut__state_alloc_env(const fut_env *env);
+FUT__DEF FUT__NOINLINE void fut__state_free_slow(fut__state *st);
+
+#if FUT__IMPL
 /* A block for a state with an env: from its pool, else as without one; counted. */
-static FUT__NOINLINE void *fut__state_alloc_env(const fut_env *env)
+FUT__DEF FUT__NOINLINE void *fut__state_alloc_env(const fut_env *env)
 {
     void *st = env->pool != NULL ? fut_pool_acquire(env->pool) : fut__state_alloc();
     if (st != NULL)
         fut_stats_inc(env->stats, FUT_STAT_SPAWNED);
     return st;
 }
+#endif /* FUT__IMPL */
 
 static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
 {
@@ -881,7 +920,8 @@ static inline fut__state *fut__state_new(unsigned op, const fut_env *env)
     return st;
 }
 
-static FUT__NOINLINE void fut__state_free_slow(fut__state *st)
+#if FUT__IMPL
+FUT__DEF FUT__NOINLINE void fut__state_free_slow(fut__state *st)
 {
 #if !FUT__FUTEX
     fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
@@ -898,6 +938,7 @@ static FUT__NOINLINE void fut__state_free_slow(fut__state *st)
     else
         fut__state_dealloc(st);
 }
+#endif /* FUT__IMPL */
 
 /* Frees a state nobody holds. Never destroys the outcome: that was taken, handed on or
  * discarded by whoever saw it last. */
@@ -980,8 +1021,11 @@ static inline void fut__wake(fut__state *st)
 }
 #endif
 
-/* Parks until st is SET or the deadline passes. Returns 0 or ETIMEDOUT. */
-static inline int fut__park(fut__state *st, uint64_t deadline_ns)
+FUT__DEF int fut__park(fut__state *st, uint64_t deadline_ns);
+
+#if FUT__IMPL
+/* Polls st before sleeping; 1 if it settled meanwhile, 0 when it is time to sleep. */
+static inline int fut__park_spin(fut__state *st, uint64_t deadline_ns)
 {
     /* Before sleeping: a few polls with a pause, for an outcome already on its way from
      * another core, then polls with a yield between them. Yielding, not spinning, is
@@ -993,7 +1037,7 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
     uint64_t until = 0;
     for (int i = 0;; i++) {
         if (atomic_load_explicit(&st->word, memory_order_acquire) & FUT__SET)
-            return 0;
+            return 1;
         if (i < FUT_SPIN) {
             fut__cpu_relax();
             continue;
@@ -1005,11 +1049,16 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
         if (until == 0)
             until = now + FUT_YIELD_NS;
         if (now >= until || now >= deadline_ns)
-            break; /* park; the loop below also reports a timeout */
+            return 0; /* sleep; the sleep also reports a timeout */
         sched_yield();
     }
-    struct timespec abs = fut__timespec(deadline_ns);
+}
+
 #if FUT__FUTEX
+/* Sleeps on the state's word (a futex) until SET or the deadline. 0 or ETIMEDOUT. */
+static inline int fut__sleep(fut__state *st, uint64_t deadline_ns)
+{
+    struct timespec abs = fut__timespec(deadline_ns);
     for (;;) {
         /* acquire: as in the spin above. */
         uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
@@ -1030,7 +1079,13 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
         syscall(SYS_futex, (void *)&st->word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, w,
                 deadline_ns == UINT64_MAX ? NULL : &abs, NULL, FUTEX_BITSET_MATCH_ANY);
     }
+}
 #else
+/* Sleeps on a condition variable hung on the state (made by the first waiter) until SET
+ * or the deadline. 0 or ETIMEDOUT. */
+static inline int fut__sleep(fut__state *st, uint64_t deadline_ns)
+{
+    struct timespec abs = fut__timespec(deadline_ns);
     /* acquire: pairs with the CAS that installed the block (its mutex is initialised). */
     fut__waitblock *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
     if (wb == NULL) {
@@ -1077,8 +1132,15 @@ static inline int fut__park(fut__state *st, uint64_t deadline_ns)
     }
     pthread_mutex_unlock(&wb->m);
     return rc;
-#endif
 }
+#endif
+
+/* Parks until st is SET or the deadline passes. Returns 0 or ETIMEDOUT. */
+FUT__DEF int fut__park(fut__state *st, uint64_t deadline_ns)
+{
+    return fut__park_spin(st, deadline_ns) ? 0 : fut__sleep(st, deadline_ns);
+}
+#endif /* FUT__IMPL */
 
 /* ---- the run list ----------------------------------------------------------------- */
 
@@ -1111,9 +1173,10 @@ static inline void fut__work_drain(fut_work *wl)
 static void fut__rec_task(fut_task *t, int err);
 static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl);
 
-static inline int fut__inline_may(fut_sched *s);
+/* Defined once: one address, so that fut__may_inline can compare it. */
+FUT__DEF int fut__inline_may(fut_sched *s);
 
-static FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl);
+FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl);
 
 static inline int fut__may_inline(fut_sched *s)
 {
@@ -1137,8 +1200,9 @@ static inline void fut__deliver(fut__state *c, const fut_result *o, fut_work *wl
     fut__submit(c, o, wl);
 }
 
+#if FUT__IMPL
 /* Hands record c (input already stored) to its scheduler; a refusal settles it. */
-static FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl)
+FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl)
 {
     fut_sched *s = c->sched;
     c->task.next = NULL;
@@ -1156,6 +1220,7 @@ static FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *
         fut_work_push(wl, c);
     }
 }
+#endif /* FUT__IMPL */
 
 /* The word a settle CAS writes: SET, and the producer's hold and the link (now used)
  * cleared. The futex-less fallback keeps PROD while a waiter must be signalled. */
@@ -1169,8 +1234,8 @@ static inline uint32_t fut__settled_word(uint32_t w)
     return (w | FUT__SET) & ~clear;
 }
 
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
-                                        fut_stats *stats, int keep, fut_work *wl);
+FUT__DEF FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
+                                          fut_stats *stats, int keep, fut_work *wl);
 
 /* Hands o to whatever is linked: a record, or an extension's link. */
 static inline void fut__hand_on(uintptr_t d, const fut_result *o, fut_work *wl)
@@ -1229,9 +1294,10 @@ static inline int fut__settle(fut__state *st, const fut_result *o, fut_work *wl)
     return fut__settle_ex(st, o, wl, 0);
 }
 
+#if FUT__IMPL
 /* The rest of a won settle: errors counted, no consumer left, waiters to wake. */
-static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
-                                        fut_stats *stats, int keep, fut_work *wl)
+FUT__DEF FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_result *o, uintptr_t d,
+                                          fut_stats *stats, int keep, fut_work *wl)
 {
     if (o->err != 0)
         fut_stats_inc(stats, FUT_STAT_ERRORS);
@@ -1254,6 +1320,7 @@ static FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_re
     }
 #endif
 }
+#endif /* FUT__IMPL */
 
 /* A record settles its own state c with o, the result of its continuation. */
 static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl)
@@ -1267,7 +1334,9 @@ static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl)
         fut__let_go(up); /* we won c: the upstream link is ours to let go */
 }
 
-/* ---- cancelling ------------------------------------------------------------------- */
+/* ---- cancelling (defined once: cancels are rare) ----------------------------------- */
+
+#if FUT__IMPL
 
 /* Tries to settle st by a cancel: SET|CANC, and `clear` cleared (LINK, for a walker that
  * takes over the link's hold). Returns 1 with the replaced word in *w if it won; 0 if st
@@ -1333,7 +1402,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
  * of it. Returns 1 if it cancelled a (no delivery will come), 0 if a had settled first
  * (its outcome is being delivered, and the delivery, finding the input cancelled, drops
  * it). */
-static inline int fut__cancel_input(fut__state *a)
+FUT__DEF int fut__cancel_input(fut__state *a)
 {
     uint32_t aw;
     if (!fut__cancel_cas(a, FUT__LINK, &aw)) {
@@ -1357,6 +1426,7 @@ static inline int fut__cancel_state(fut__state *st)
     fut__cancel_up(st, w, 0);
     return 0;
 }
+#endif /* FUT__IMPL */
 
 /* ---- records ---------------------------------------------------------------------- */
 
@@ -1391,8 +1461,9 @@ static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
     }
 }
 
-static void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
-static void fut__hub_run(fut__state *hub, fut_work *wl);
+FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
+FUT__DEF void fut__hub_run(fut__state *hub, fut_work *wl);
+FUT__DEF int fut__cancel_input(fut__state *a);
 
 /* Finishes record c with the future r its continuation returned. */
 static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work *wl)
@@ -1465,8 +1536,9 @@ static void fut__rec_task(fut_task *t, int err)
     fut__work_drain(&wl);
 }
 
+#if FUT__IMPL
 /* c's continuation returned rs, still pending: c now waits on rs. */
-static void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
+FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
 {
     fut__state *old_up = c->up;
     uint32_t w = atomic_load_explicit(&c->word, memory_order_acquire);
@@ -1504,6 +1576,7 @@ static void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
     if (w & FUT__RERUN)
         fut_work_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
+#endif /* FUT__IMPL */
 
 /* ---- chaining --------------------------------------------------------------------- */
 
@@ -1626,9 +1699,10 @@ static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn,
     return fut__chain(f, s, fn, ctx, FUT__OP_FINALLY);
 }
 
-/* ---- split ------------------------------------------------------------------------ */
+/* ---- split (defined once) --------------------------------------------------------- */
 
-static void fut__hub_run(fut__state *hub, fut_work *wl)
+#if FUT__IMPL
+FUT__DEF void fut__hub_run(fut__state *hub, fut_work *wl)
 {
     fut__hub *h = FUT_CONTAINER_OF(hub, fut__hub, st);
     fut_result o;
@@ -1646,7 +1720,7 @@ static void fut__hub_run(fut__state *hub, fut_work *wl)
     FUT_FREE(h);
 }
 
-static inline int fut_split(fut_future *f, size_t n, fut_future *out)
+FUT__DEF int fut_split(fut_future *f, size_t n, fut_future *out)
 {
     if (f == NULL || out == NULL || n == 0 || n > UINT16_MAX)
         return EINVAL;
@@ -1693,6 +1767,7 @@ static inline int fut_split(fut_future *f, size_t n, fut_future *out)
     fut__work_drain(&wl);
     return 0;
 }
+#endif /* FUT__IMPL */
 
 /* ---- nodes and inputs (writing your own combinator) --------------------------------- */
 
@@ -1708,7 +1783,8 @@ static inline void fut_work_run(fut_work *w)
         fut__work_drain(w);
 }
 
-static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env)
+#if FUT__IMPL /* nodes: once per combinator, defined once */
+FUT__DEF int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_env *env)
 {
     if (n == NULL || ops == NULL || ops->free == NULL)
         return EINVAL;
@@ -1719,7 +1795,7 @@ static inline int fut_node_init(fut_node *n, const fut_node_ops *ops, const fut_
     return 0;
 }
 
-static inline fut_future fut_node_future(fut_node *n)
+FUT__DEF fut_future fut_node_future(fut_node *n)
 {
     if (n == NULL || n->st.op != FUT__OP_EXT || n->st.aux != 0)
         return fut_ready_error(EINVAL);
@@ -1727,7 +1803,7 @@ static inline fut_future fut_node_future(fut_node *n)
     return fut__handle(&n->st);
 }
 
-static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w)
+FUT__DEF int fut_node_settle(fut_node *n, fut_result r, fut_work *w)
 {
     if (n == NULL)
         return EINVAL;
@@ -1749,7 +1825,7 @@ static inline int fut_node_settle(fut_node *n, fut_result r, fut_work *w)
  * see is never taken (op EXT goes to ops->free). */
 static FUT__NOINLINE void fut__node_let_go(fut__state *st) { fut__release_prod(st); }
 
-static inline void fut_node_release(fut_node *n)
+FUT__DEF void fut_node_release(fut_node *n)
 {
     if (n == NULL)
         return;
@@ -1771,6 +1847,7 @@ static inline void fut__node_cancelled(fut__state *c)
         fut__work_drain(&wl);
     }
 }
+#endif /* FUT__IMPL */
 
 /* An input's states. IDLE -> LINKED (attach) -> DONE (a delivery) or CANCELLED (a
  * canceller); IDLE -> CANCEL_REQ (a cancel before the attach linked) -> CANCELLED (the
@@ -1891,7 +1968,8 @@ out:
         fut__work_drain(&local);
 }
 
-static inline int fut_input_cancel(fut_input *in, fut_work *w)
+#if FUT__IMPL
+FUT__DEF int fut_input_cancel(fut_input *in, fut_work *w)
 {
     if (in == NULL)
         return EINVAL;
@@ -1921,6 +1999,7 @@ static inline int fut_input_cancel(fut_input *in, fut_work *w)
     }
     return 0;
 }
+#endif /* FUT__IMPL */
 
 /* ---- promises --------------------------------------------------------------------- */
 
@@ -1930,12 +2009,19 @@ static inline size_t fut_state_size(void) { return sizeof(fut__state); }
 
 static inline int fut_env_init(fut_env *env, fut_pool *pool, fut_stats *stats)
 {
-    if (env == NULL || (pool != NULL && pool->cfg.size < sizeof(fut__state)))
+    return fut__env_init(env, pool, stats, FUT__LAYOUT);
+}
+
+#if FUT__IMPL
+FUT__DEF int fut__env_init(fut_env *env, fut_pool *pool, fut_stats *stats, uint32_t layout)
+{
+    if (env == NULL || layout != FUT__LAYOUT || (pool != NULL && pool->cfg.size < sizeof(fut__state)))
         return EINVAL;
     env->pool = pool;
     env->stats = stats;
     return 0;
 }
+#endif
 
 static inline int fut_promise_new_env(fut_promise *p, fut_future *f, const fut_env *env)
 {
@@ -1995,7 +2081,8 @@ static inline void fut_promise_drop(fut_promise *p)
         (void)fut_promise_set_error(p, FUT_EBROKEN);
 }
 
-static inline int fut_promise_cancelled(const fut_promise *p)
+#if FUT__IMPL
+FUT__DEF int fut_promise_cancelled(const fut_promise *p)
 {
     if (p == NULL || !fut__is_state(p->tag))
         return 0;
@@ -2003,7 +2090,7 @@ static inline int fut_promise_cancelled(const fut_promise *p)
     return (atomic_load_explicit(&fut__st(p->tag)->word, memory_order_acquire) & FUT__CANC) != 0;
 }
 
-static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx)
+FUT__DEF int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void *ctx)
 {
     if (p != NULL && hook != NULL && p->tag == FUT__SPENT)
         return EALREADY; /* settled or dropped: it can no longer be cancelled */
@@ -2030,6 +2117,8 @@ static inline int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx),
     return ECANCELED;
 }
 
+#endif /* FUT__IMPL */
+
 /* ---- futures: read, wait, drop, cancel --------------------------------------------- */
 
 static inline int fut_is_ready(const fut_future *f)
@@ -2044,7 +2133,8 @@ static inline int fut_is_ready(const fut_future *f)
     return (atomic_load_explicit(&fut__st(f->tag)->word, memory_order_acquire) & FUT__SET) != 0;
 }
 
-static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns)
+#if FUT__IMPL
+FUT__DEF int fut_wait_until(const fut_future *f, uint64_t deadline_ns)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return EINVAL;
@@ -2064,14 +2154,16 @@ static inline int fut_wait_until(const fut_future *f, uint64_t deadline_ns)
     return rc;
 }
 
-static inline int fut_wait(const fut_future *f) { return fut_wait_until(f, UINT64_MAX); }
+FUT__DEF int fut_wait(const fut_future *f) { return fut_wait_until(f, UINT64_MAX); }
 
-static inline int fut_wait_for(const fut_future *f, uint64_t timeout_ns)
+FUT__DEF int fut_wait_for(const fut_future *f, uint64_t timeout_ns)
 {
     uint64_t now = fut_now_ns();
     uint64_t deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
     return fut_wait_until(f, deadline);
 }
+
+#endif /* FUT__IMPL */
 
 static inline int fut_try_get(fut_future *f, fut_result *out)
 {
@@ -2130,7 +2222,8 @@ static inline void fut_drop(fut_future *f)
     }
 }
 
-static inline int fut_cancel(const fut_future *f)
+#if FUT__IMPL
+FUT__DEF int fut_cancel(const fut_future *f)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
         return EINVAL;
@@ -2141,7 +2234,7 @@ static inline int fut_cancel(const fut_future *f)
 
 /* ---- error codes ------------------------------------------------------------------ */
 
-static inline const char *fut_strerror(int err)
+FUT__DEF const char *fut_strerror(int err)
 {
     switch (err) {
     case 0: return "success";
@@ -2159,6 +2252,8 @@ static inline const char *fut_strerror(int err)
     }
 }
 
+#endif /* FUT__IMPL */
+
 /* ---- schedulers ------------------------------------------------------------------- */
 
 static inline int fut_sched_submit(fut_sched *s, fut_task *t)
@@ -2171,7 +2266,8 @@ static inline int fut_sched_submit(fut_sched *s, fut_task *t)
     return err;
 }
 
-static inline size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n)
+#if FUT__IMPL
+FUT__DEF size_t fut_sched_submit_many(fut_sched *s, fut_task *head, size_t n)
 {
     if (s == NULL || s->submit == NULL || head == NULL || n == 0)
         return 0;
@@ -2206,13 +2302,13 @@ static inline int fut__inline_submit(fut_sched *s, fut_task *t)
     return 0;
 }
 
-static inline int fut__inline_may(fut_sched *s)
+FUT__DEF int fut__inline_may(fut_sched *s)
 {
     (void)s;
     return 1;
 }
 
-static inline void fut_inline_init(fut_sched *s)
+FUT__DEF void fut_inline_init(fut_sched *s)
 {
     if (s == NULL)
         return;
@@ -2261,7 +2357,7 @@ static inline fut_task *fut__manual_submit_many(fut_sched *s, fut_task *head, si
     return *err == 0 ? NULL : head; /* all or nothing */
 }
 
-static inline int fut_manual_init(fut_manual *m, size_t capacity)
+FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity)
 {
     if (m == NULL)
         return EINVAL;
@@ -2304,7 +2400,7 @@ static inline fut_task *fut__manual_pop(fut_manual *m)
     return t;
 }
 
-static inline int fut_manual_run_one(fut_manual *m)
+FUT__DEF int fut_manual_run_one(fut_manual *m)
 {
     if (m == NULL || !m->alive)
         return 0;
@@ -2315,7 +2411,7 @@ static inline int fut_manual_run_one(fut_manual *m)
     return 1;
 }
 
-static inline size_t fut_manual_run_all(fut_manual *m)
+FUT__DEF size_t fut_manual_run_all(fut_manual *m)
 {
     size_t n = 0;
     while (fut_manual_run_one(m))
@@ -2323,7 +2419,7 @@ static inline size_t fut_manual_run_all(fut_manual *m)
     return n;
 }
 
-static inline size_t fut_manual_pending(fut_manual *m)
+FUT__DEF size_t fut_manual_pending(fut_manual *m)
 {
     if (m == NULL || !m->alive)
         return 0;
@@ -2333,7 +2429,7 @@ static inline size_t fut_manual_pending(fut_manual *m)
     return n;
 }
 
-static inline void fut_manual_close(fut_manual *m)
+FUT__DEF void fut_manual_close(fut_manual *m)
 {
     if (m == NULL || !m->alive)
         return;
@@ -2343,7 +2439,7 @@ static inline void fut_manual_close(fut_manual *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
+FUT__DEF int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
 {
     if (m == NULL || !m->alive)
         return EINVAL;
@@ -2366,7 +2462,7 @@ static inline int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
     return rc;
 }
 
-static inline void fut_manual_destroy(fut_manual *m)
+FUT__DEF void fut_manual_destroy(fut_manual *m)
 {
     if (m == NULL || !m->alive)
         return;
@@ -2378,6 +2474,8 @@ static inline void fut_manual_destroy(fut_manual *m)
     pthread_cond_destroy(&m->ready);
     pthread_mutex_destroy(&m->lock);
 }
+
+#endif /* FUT__IMPL */
 
 #endif /* FUT_H */
 

@@ -39,6 +39,8 @@
  * or of slots that live threads with idle objects keep. The LRU order is exact for one
  * thread's releases, and across threads exact in the depot (each magazine holds its own
  * thread's newest objects).
+ * Linkage: as stats.h - one file defines FUT_IMPLEMENTATION, or FUT_STATIC per file;
+ * init gives EINVAL in a file laid out differently from the implementation unit.
  * Config macros: FUT_MALLOC/FUT_FREE (all memory), FUT_POOL_MAGAZINE (largest magazine,
  * default 32), FUT_POOL_CHECK (header checks even with NDEBUG), FUT_NO_STATS.
  * Needs: stats.h beside it (pool counts go to an optional fut_stats block).
@@ -101,13 +103,13 @@ typedef struct fut_pool_counts {
 
 /* Returns 0, EINVAL (NULL, size 0, bad align), ENOMEM, or a pthread error. */
 static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg);
-static inline void fut_pool_destroy(fut_pool *p);
+FUT__DEF void fut_pool_destroy(fut_pool *p);
 static inline void *fut_pool_acquire(fut_pool *p);
 static inline int fut_pool_release(fut_pool *p, void *obj);
 /* Hands this thread's magazine back to the depot (before handing work to other threads,
  * or in tests that check the LRU order across threads). */
-static inline void fut_pool_flush(fut_pool *p);
-static inline int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out);
+FUT__DEF void fut_pool_flush(fut_pool *p);
+FUT__DEF int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out);
 
 /* ======================================================================================
  * Implementation
@@ -140,6 +142,109 @@ static inline fut__pool_head *fut__pool_head_of(const fut_pool *p, void *obj)
 {
     return (fut__pool_head *)(void *)((char *)obj - p->head_size);
 }
+
+/* A four-entry thread-local cache in front of pthread_getspecific. It can be lost at no
+ * cost (the key still knows the magazine); the pool id tells a live pool from a new one
+ * at the same address. (With FUT_STATIC each unit has its own copy.) */
+typedef struct fut__pool_slot {
+    const fut_pool *pool;
+    uint64_t id;
+    fut__pool_mag *mag;
+} fut__pool_slot;
+
+FUT__DATA _Thread_local fut__pool_slot fut__pool_tls[4];
+FUT__DATA _Thread_local unsigned fut__pool_tls_next;
+
+/* Defined once (see Linkage in stats.h): the slow paths the inline ones call. */
+FUT__DEF FUT__NOINLINE fut__pool_mag *fut__pool_mag_slow(fut_pool *p);
+FUT__DEF FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m);
+FUT__DEF FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj);
+FUT__DEF int fut__pool_init(fut_pool *p, const fut_pool_config *cfg, uint32_t layout);
+
+/* init checks that the calling unit and the implementation unit agree on the layout
+ * (the header version, FUT_CACHE_LINE through the stats block): EINVAL otherwise. */
+#define FUT__POOL_LAYOUT \
+    (FUT__STATS_LAYOUT ^ (uint32_t)(sizeof(fut_pool) * 131u + sizeof(fut__pool_head) * 7u + sizeof(fut__pool_mag)) << 4)
+
+static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg)
+{
+    return fut__pool_init(p, cfg, FUT__POOL_LAYOUT);
+}
+
+static inline fut__pool_mag *fut__pool_mag_get(fut_pool *p)
+{
+    for (int i = 0; i < 4; i++)
+        if (fut__pool_tls[i].pool == p && fut__pool_tls[i].id == p->id)
+            return fut__pool_tls[i].mag;
+    return fut__pool_mag_slow(p);
+}
+
+static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
+{
+    if (reused) {
+        fut_stats_inc(p->cfg.stats, FUT_STAT_POOL_HIT);
+        if (p->cfg.reset != NULL)
+            p->cfg.reset(obj, p->cfg.reset_ctx);
+    }
+    /* Written in every build, though only checking builds read it: translation units
+     * built with and without NDEBUG may share one pool. */
+    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE;
+    return obj;
+}
+
+static inline void *fut_pool_acquire(fut_pool *p)
+{
+    if (p == NULL || p->id == 0)
+        return NULL; /* NULL, zeroed, or destroyed (init sets a nonzero id) */
+    fut__pool_mag *m = fut__pool_mag_get(p);
+    if (m != NULL) {
+        /* relaxed: only this thread writes its magazine's count (readers only sum it). */
+        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
+        if (n > 0) {
+            /* relaxed store: only this thread writes the count. */
+            atomic_store_explicit(&m->count, n - 1, memory_order_relaxed);
+            void *obj = m->obj[n - 1];
+            if (n == 1 && m->reserved != 0) {
+                /* Empty now: give the slots back so that other threads can keep what they
+                 * release. One atomic add per emptied magazine (a thread that empties it
+                 * takes the lock on its next acquire anyway). release: orders our use of
+                 * the slots before their reuse. */
+                atomic_fetch_add_explicit(&p->returned, m->reserved, memory_order_release);
+                m->reserved = 0;
+            }
+            return fut__pool_hand_out(p, obj, 1);
+        }
+    }
+    return fut__pool_acquire_slow(p, m);
+}
+
+static inline int fut_pool_release(fut_pool *p, void *obj)
+{
+    if (p == NULL || obj == NULL || p->id == 0)
+        return EINVAL;
+    fut__pool_head *h = fut__pool_head_of(p, obj);
+#if FUT__POOL_CHECKS
+    if (h->magic != FUT__POOL_MAGIC || h->pool != p)
+        return EINVAL; /* not from this pool */
+    if (h->state != FUT__POOL_LIVE)
+        return EALREADY; /* released twice */
+#endif
+    h->state = FUT__POOL_IDLE; /* in every build: see fut__pool_hand_out */
+    fut_stats_inc(p->cfg.stats, FUT_STAT_POOLED);
+    fut__pool_mag *m = fut__pool_mag_get(p);
+    if (m != NULL) {
+        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed); /* relaxed: ours */
+        if (n < m->reserved) {
+            m->obj[n] = obj;
+            atomic_store_explicit(&m->count, n + 1, memory_order_relaxed); /* as in acquire */
+            return 0;
+        }
+    }
+    fut__pool_release_slow(p, m, obj);
+    return 0;
+}
+
+#if FUT__IMPL /* ---- defined once (see Linkage in stats.h) ---- */
 
 static inline void *fut__pool_new_object(fut_pool *p)
 {
@@ -230,7 +335,7 @@ static inline void fut__pool_mag_unlink(fut_pool *p, fut__pool_mag *m)
 }
 
 /* pthread key destructor: a thread exits; its magazine goes back to the depot. */
-static void fut__pool_mag_exit(void *arg)
+static inline void fut__pool_mag_exit(void *arg)
 {
     fut__pool_mag *m = (fut__pool_mag *)arg;
     fut_pool *p = m->pool;
@@ -241,19 +346,10 @@ static void fut__pool_mag_exit(void *arg)
     FUT_FREE(m);
 }
 
-/* A four-entry thread-local cache in front of pthread_getspecific. It can be lost at no
- * cost (the key still knows the magazine); the pool id tells a live pool from a new one
- * at the same address. Each TU has its own copy. */
-typedef struct fut__pool_slot {
-    const fut_pool *pool;
-    uint64_t id;
-    fut__pool_mag *mag;
-} fut__pool_slot;
 
-static _Thread_local fut__pool_slot fut__pool_tls[4];
-static _Thread_local unsigned fut__pool_tls_next;
 
-static inline fut__pool_mag *fut__pool_mag_slow(fut_pool *p)
+
+FUT__DEF FUT__NOINLINE fut__pool_mag *fut__pool_mag_slow(fut_pool *p)
 {
     if (!p->has_key || p->cfg.magazine == 0)
         return NULL;
@@ -282,19 +378,11 @@ static inline fut__pool_mag *fut__pool_mag_slow(fut_pool *p)
     return m;
 }
 
-static inline fut__pool_mag *fut__pool_mag_get(fut_pool *p)
-{
-    for (int i = 0; i < 4; i++)
-        if (fut__pool_tls[i].pool == p && fut__pool_tls[i].id == p->id)
-            return fut__pool_tls[i].mag;
-    return fut__pool_mag_slow(p);
-}
-
 /* ---- public ------------------------------------------------------------------------- */
 
-static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg)
+FUT__DEF int fut__pool_init(fut_pool *p, const fut_pool_config *cfg, uint32_t layout)
 {
-    if (p == NULL || cfg == NULL || cfg->size == 0)
+    if (p == NULL || cfg == NULL || cfg->size == 0 || layout != FUT__POOL_LAYOUT)
         return EINVAL;
     size_t align = cfg->align ? cfg->align : 16;
     if ((align & (align - 1)) != 0 || align > 4096)
@@ -342,7 +430,7 @@ static inline int fut_pool_init(fut_pool *p, const fut_pool_config *cfg)
     return 0;
 }
 
-static inline void fut_pool_destroy(fut_pool *p)
+FUT__DEF void fut_pool_destroy(fut_pool *p)
 {
     if (p == NULL || p->id == 0)
         return; /* NULL, zeroed, or destroyed already */
@@ -367,48 +455,10 @@ static inline void fut_pool_destroy(fut_pool *p)
     p->id = 0; /* threads' cached magazines no longer match */
 }
 
-static inline void *fut__pool_hand_out(fut_pool *p, void *obj, int reused)
-{
-    if (reused) {
-        fut_stats_inc(p->cfg.stats, FUT_STAT_POOL_HIT);
-        if (p->cfg.reset != NULL)
-            p->cfg.reset(obj, p->cfg.reset_ctx);
-    }
-    /* Written in every build, though only checking builds read it: translation units
-     * built with and without NDEBUG may share one pool. */
-    fut__pool_head_of(p, obj)->state = FUT__POOL_LIVE;
-    return obj;
-}
 
-static FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m);
 
-static inline void *fut_pool_acquire(fut_pool *p)
-{
-    if (p == NULL || p->id == 0)
-        return NULL; /* NULL, zeroed, or destroyed (init sets a nonzero id) */
-    fut__pool_mag *m = fut__pool_mag_get(p);
-    if (m != NULL) {
-        /* relaxed: only this thread writes its magazine's count (readers only sum it). */
-        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed);
-        if (n > 0) {
-            /* relaxed store: only this thread writes the count. */
-            atomic_store_explicit(&m->count, n - 1, memory_order_relaxed);
-            void *obj = m->obj[n - 1];
-            if (n == 1 && m->reserved != 0) {
-                /* Empty now: give the slots back so that other threads can keep what they
-                 * release. One atomic add per emptied magazine (a thread that empties it
-                 * takes the lock on its next acquire anyway). release: orders our use of
-                 * the slots before their reuse. */
-                atomic_fetch_add_explicit(&p->returned, m->reserved, memory_order_release);
-                m->reserved = 0;
-            }
-            return fut__pool_hand_out(p, obj, 1);
-        }
-    }
-    return fut__pool_acquire_slow(p, m);
-}
 
-static FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m)
+FUT__DEF FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m)
 {
     /* Slow path: refill the magazine with the depot's newest half (order kept, so the
      * top is the most recently released), or take one object straight from the depot. */
@@ -440,35 +490,9 @@ static FUT__COLD void *fut__pool_acquire_slow(fut_pool *p, fut__pool_mag *m)
     return obj != NULL ? fut__pool_hand_out(p, obj, 0) : NULL;
 }
 
-static FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj);
 
-static inline int fut_pool_release(fut_pool *p, void *obj)
-{
-    if (p == NULL || obj == NULL || p->id == 0)
-        return EINVAL;
-    fut__pool_head *h = fut__pool_head_of(p, obj);
-#if FUT__POOL_CHECKS
-    if (h->magic != FUT__POOL_MAGIC || h->pool != p)
-        return EINVAL; /* not from this pool */
-    if (h->state != FUT__POOL_LIVE)
-        return EALREADY; /* released twice */
-#endif
-    h->state = FUT__POOL_IDLE; /* in every build: see fut__pool_hand_out */
-    fut_stats_inc(p->cfg.stats, FUT_STAT_POOLED);
-    fut__pool_mag *m = fut__pool_mag_get(p);
-    if (m != NULL) {
-        unsigned n = atomic_load_explicit(&m->count, memory_order_relaxed); /* relaxed: ours */
-        if (n < m->reserved) {
-            m->obj[n] = obj;
-            atomic_store_explicit(&m->count, n + 1, memory_order_relaxed); /* as in acquire */
-            return 0;
-        }
-    }
-    fut__pool_release_slow(p, m, obj);
-    return 0;
-}
 
-static FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj)
+FUT__DEF FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void *obj)
 {
     pthread_mutex_lock(&p->lock);
     fut__pool_fold(p);
@@ -524,7 +548,7 @@ static FUT__COLD void fut__pool_release_slow(fut_pool *p, fut__pool_mag *m, void
         fut__pool_evict(p, obj); /* nothing idle could make room: this one goes */
 }
 
-static inline void fut_pool_flush(fut_pool *p)
+FUT__DEF void fut_pool_flush(fut_pool *p)
 {
     if (p == NULL || p->id == 0)
         return;
@@ -536,7 +560,7 @@ static inline void fut_pool_flush(fut_pool *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-static inline int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out)
+FUT__DEF int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out)
 {
     if (out != NULL)
         memset(out, 0, sizeof *out); /* defined even when the pool is not */
@@ -554,6 +578,8 @@ static inline int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out)
     out->live = out->allocated - out->evicted - idle;
     return 0;
 }
+
+#endif /* FUT__IMPL */
 
 #endif /* FUT_POOL_H */
 

@@ -31,6 +31,10 @@
  * Bad input: updates, reset and destroy on a NULL, zeroed or destroyed block do nothing;
  * snapshot and print say EINVAL; a counter out of range is ignored (its name is "?"), a
  * percentile outside 0..100 is clamped. docs/bad_input.md lists every case.
+ * Linkage: one file of the program defines FUT_IMPLEMENTATION before including this (or
+ * fut.h, batch.h) and holds the definitions; FUT_STATIC keeps everything private to the
+ * file (fut.h's top comment says more). init gives EINVAL in a file whose FUT_CACHE_LINE
+ * differs from the implementation unit's.
  * Config macros: FUT_NO_STATS (updates do nothing), FUT_MALLOC/FUT_FREE (shard memory;
  * aligned to FUT_CACHE_LINE, default 64).
  * Needs: only libc and <stdatomic.h>; nothing else from fut.
@@ -77,6 +81,30 @@
 #else
 #define FUT__COLD
 #define FUT__NOINLINE
+#endif
+
+/* Linkage, for all four headers (the choice is made where the first of them is included).
+ * The hot paths are static inline in every unit. The rest - and the thread-local data -
+ * is defined once: FUT__DEF functions and FUT__DATA objects are declared extern in every
+ * unit and defined in the one that defines FUT_IMPLEMENTATION; with FUT_STATIC each unit
+ * has its own private copy of everything (the single-unit program, or a plugin that must
+ * not share fut with its host). FUT__IMPL says whether this unit holds the definitions. */
+#if defined(FUT_STATIC)
+#define FUT__IMPL 1
+#if defined(__GNUC__)
+#define FUT__DEF static __attribute__((unused)) /* unused ones draw no warning */
+#else
+#define FUT__DEF static
+#endif
+#define FUT__DATA static
+#elif defined(FUT_IMPLEMENTATION)
+#define FUT__IMPL 1
+#define FUT__DEF extern
+#define FUT__DATA
+#else
+#define FUT__IMPL 0
+#define FUT__DEF extern
+#define FUT__DATA extern
 #endif
 
 /* The counters. Each is a count of events. */
@@ -130,7 +158,7 @@ enum { FUT_STATS_TEXT = 0, FUT_STATS_JSON = 1 };
 
 /* shards: how many threads get a private shard (1..4096). Returns 0, EINVAL or ENOMEM. */
 static inline int fut_stats_init(fut_stats *st, unsigned shards);
-static inline void fut_stats_destroy(fut_stats *st);
+FUT__DEF void fut_stats_destroy(fut_stats *st);
 
 /* Updates: any thread. A NULL st is ignored, as is a counter out of range. */
 static inline void fut_stats_inc(fut_stats *st, fut_stat counter);
@@ -138,24 +166,29 @@ static inline void fut_stats_add(fut_stats *st, fut_stat counter, uint64_t n);
 static inline void fut_stats_time(fut_stats *st, uint64_t ns); /* one latency sample */
 
 /* Sums the shards into *out. Returns 0 or EINVAL. */
-static inline int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out);
+FUT__DEF int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out);
 /* Starts counting from zero again, without stopping the writers. */
-static inline void fut_stats_reset(fut_stats *st);
+FUT__DEF void fut_stats_reset(fut_stats *st);
 
 /* Derived figures of a snapshot. Rates are 0..1 (0 when nothing was counted, or for a
  * NULL snapshot); a percentile of an empty or NULL snapshot is 0. */
-static inline double fut_stats_pool_hit_rate(const fut_stats_snap *s);  /* hits/(hits+misses) */
-static inline double fut_stats_fast_path_rate(const fut_stats_snap *s); /* fast path/chained */
-static inline uint64_t fut_stats_percentile(const fut_stats_snap *s, double p); /* ns, p in 0..100 */
-static inline const char *fut_stats_name(fut_stat counter); /* "spawned", ... */
+FUT__DEF double fut_stats_pool_hit_rate(const fut_stats_snap *s);  /* hits/(hits+misses) */
+FUT__DEF double fut_stats_fast_path_rate(const fut_stats_snap *s); /* fast path/chained */
+FUT__DEF uint64_t fut_stats_percentile(const fut_stats_snap *s, double p); /* ns, p in 0..100 */
+FUT__DEF const char *fut_stats_name(fut_stat counter); /* "spawned", ... */
 
 /* Formats a snapshot as aligned text or one JSON object; like snprintf, returns the
  * length it needs and writes at most cap bytes (NUL included). */
-static inline size_t fut_stats_format(const fut_stats_snap *s, int json, char *buf, size_t cap);
-static inline int fut_stats_print(const fut_stats_snap *s, FILE *f, int json);
+FUT__DEF size_t fut_stats_format(const fut_stats_snap *s, int json, char *buf, size_t cap);
+FUT__DEF int fut_stats_print(const fut_stats_snap *s, FILE *f, int json);
 
 /* The monotonic clock in ns, for fut_stats_time. */
 static inline uint64_t fut_now_ns(void); /* also in fut.h; defined once */
+
+/* init checks that the unit calling it and the implementation unit agree on the layout
+ * (FUT_CACHE_LINE, the header version): a mismatch is EINVAL, not a corrupted block. */
+#define FUT__STATS_LAYOUT ((uint32_t)(sizeof(fut_stats) * 4099u + sizeof(fut_stats_shard)) ^ (uint32_t)FUT_CACHE_LINE << 24)
+FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout);
 
 /* ======================================================================================
  * Implementation
@@ -171,7 +204,14 @@ static inline uint64_t fut_now_ns(void)
 }
 #endif
 
-static inline const char *fut_stats_name(fut_stat counter)
+static inline int fut_stats_init(fut_stats *st, unsigned shards)
+{
+    return fut__stats_init(st, shards, FUT__STATS_LAYOUT);
+}
+
+#if FUT__IMPL /* ---- defined once (see Linkage) ---- */
+
+FUT__DEF const char *fut_stats_name(fut_stat counter)
 {
     static const char *const names[FUT_STAT_COUNT] = {
         "spawned", "chained",  "awaited",  "fast_path", "sched_skip", "pooled",    "pool_hit",
@@ -179,9 +219,9 @@ static inline const char *fut_stats_name(fut_stat counter)
     return (unsigned)counter < FUT_STAT_COUNT ? names[counter] : "?";
 }
 
-static inline int fut_stats_init(fut_stats *st, unsigned shards)
+FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout)
 {
-    if (st == NULL || shards == 0 || shards > 4096)
+    if (st == NULL || shards == 0 || shards > 4096 || layout != FUT__STATS_LAYOUT)
         return EINVAL;
     size_t bytes = ((size_t)shards + 1) * sizeof(fut_stats_shard) + FUT_CACHE_LINE;
     void *mem = FUT_MALLOC(bytes);
@@ -206,7 +246,7 @@ static inline int fut_stats_init(fut_stats *st, unsigned shards)
     return 0;
 }
 
-static inline void fut_stats_destroy(fut_stats *st)
+FUT__DEF void fut_stats_destroy(fut_stats *st)
 {
     if (st == NULL || st->mem == NULL)
         return;
@@ -217,21 +257,24 @@ static inline void fut_stats_destroy(fut_stats *st)
     st->id = 0;
 }
 
+#endif /* FUT__IMPL */
+
 _Static_assert(sizeof(fut_stats_shard) % FUT_CACHE_LINE == 0, "shards must not share a line");
 
-#ifndef FUT_NO_STATS
-
 /* A thread's shard of a block, from a four-entry thread-local cache. The cache can be
- * lost at no cost but a fresh claim; each TU has its own copy (static), which only
- * means a thread may own one shard per TU. The one piece of thread-local data here. */
+ * lost at no cost but a fresh claim (with FUT_STATIC each unit has its own, which only
+ * means a thread may own one shard per unit). The one piece of thread-local data here;
+ * defined even under FUT_NO_STATS, so that units may differ in that setting. */
 typedef struct fut__stats_slot {
     const fut_stats *st;
     uint64_t id;
     unsigned shard; /* index; nshards means "the overflow shard" */
 } fut__stats_slot;
 
-static _Thread_local fut__stats_slot fut__stats_tls[4];
-static _Thread_local unsigned fut__stats_next;
+FUT__DATA _Thread_local fut__stats_slot fut__stats_tls[4];
+FUT__DATA _Thread_local unsigned fut__stats_next;
+
+#ifndef FUT_NO_STATS
 
 static inline fut_stats_shard *fut__stats_mine(fut_stats *st, int *shared)
 {
@@ -327,6 +370,8 @@ static inline void fut_stats_time(fut_stats *st, uint64_t ns)
 
 #endif
 
+#if FUT__IMPL /* ---- defined once (see Linkage) ---- */
+
 /* Lower bound of a bucket, in ns. Buckets 0..3 hold 0..3 ns exactly; 4..7 are never
  * used (4 ns starts bucket 8), so they all begin where bucket 8 does. */
 static inline uint64_t fut__stats_bucket_low(unsigned b)
@@ -358,7 +403,7 @@ static inline void fut__stats_sum(fut_stats *st, uint64_t *c, uint64_t *hist, ui
     }
 }
 
-static inline int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
+FUT__DEF int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
 {
     if (st == NULL || out == NULL || st->shards == NULL)
         return EINVAL;
@@ -389,7 +434,7 @@ static inline int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
     return 0;
 }
 
-static inline void fut_stats_reset(fut_stats *st)
+FUT__DEF void fut_stats_reset(fut_stats *st)
 {
     if (st == NULL || st->shards == NULL)
         return;
@@ -404,7 +449,7 @@ static inline void fut_stats_reset(fut_stats *st)
     atomic_store_explicit(&st->max_floor, 1, memory_order_relaxed); /* "a reset happened" */
 }
 
-static inline double fut_stats_pool_hit_rate(const fut_stats_snap *s)
+FUT__DEF double fut_stats_pool_hit_rate(const fut_stats_snap *s)
 {
     if (s == NULL)
         return 0.0;
@@ -412,7 +457,7 @@ static inline double fut_stats_pool_hit_rate(const fut_stats_snap *s)
     return h + m ? (double)h / (double)(h + m) : 0.0;
 }
 
-static inline double fut_stats_fast_path_rate(const fut_stats_snap *s)
+FUT__DEF double fut_stats_fast_path_rate(const fut_stats_snap *s)
 {
     if (s == NULL)
         return 0.0;
@@ -420,7 +465,7 @@ static inline double fut_stats_fast_path_rate(const fut_stats_snap *s)
     return c ? (double)f / (double)c : 0.0;
 }
 
-static inline uint64_t fut_stats_percentile(const fut_stats_snap *s, double p)
+FUT__DEF uint64_t fut_stats_percentile(const fut_stats_snap *s, double p)
 {
     if (s == NULL || s->samples == 0)
         return 0;
@@ -468,7 +513,7 @@ static inline void fut__stats_put(fut__stats_buf *b, const char *fmt, ...)
         b->len += (size_t)n;
 }
 
-static inline size_t fut_stats_format(const fut_stats_snap *s, int json, char *buf, size_t cap)
+FUT__DEF size_t fut_stats_format(const fut_stats_snap *s, int json, char *buf, size_t cap)
 {
     fut__stats_buf b = {buf, buf != NULL ? cap : 0, 0};
     if (b.cap)
@@ -502,7 +547,7 @@ static inline size_t fut_stats_format(const fut_stats_snap *s, int json, char *b
     return b.len;
 }
 
-static inline int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
+FUT__DEF int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
 {
     if (s == NULL || f == NULL)
         return EINVAL;
@@ -522,6 +567,8 @@ static inline int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
         FUT_FREE(buf);
     return rc;
 }
+
+#endif /* FUT__IMPL */
 
 #endif /* FUT_STATS_H */
 

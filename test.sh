@@ -80,8 +80,12 @@ if wanted headers; then
     for h in stats.h pool.h fut.h batch.h; do
         [ -f "$h" ] || continue
         for cc in gcc clang; do
-            check "alone: $h with $cc" sh -c "printf '#include \"$h\"\nint main(void){return 0;}\n' |
-                $cc -std=c11 -Wall -Wextra -Wpedantic -Werror -I. -x c - -o /dev/null -pthread"
+            # Declarations only (a unit of a program; compiled, not linked), then the
+            # unit holding the definitions, then everything private to one unit.
+            for mode in "-c" "-DFUT_IMPLEMENTATION" "-DFUT_STATIC"; do
+                check "alone: $h with $cc $mode" sh -c "printf '#include \"$h\"\nint main(void){return 0;}\n' |
+                    $cc $mode -std=c11 -Wall -Wextra -Wpedantic -Werror -I. -x c - -o /dev/null -pthread"
+            done
         done
     done
 fi

@@ -4,6 +4,7 @@
  * a continuation that runs when the result arrives and returns the future of its own
  * result, so steps chain. Here everything runs on the inline scheduler: a continuation
  * runs on whichever thread settles the promise. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 

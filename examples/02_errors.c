@@ -3,6 +3,7 @@
  * An error is an errno-style code carried by the future instead of a value. `fut_then`
  * skips its continuation on an error and passes the error on; `fut_recover` runs only on
  * an error and may turn it back into a value; `fut_then_result` runs on both. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 #include <string.h>

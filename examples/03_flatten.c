@@ -3,6 +3,7 @@
  * A continuation may return another future instead of a value: the chain then waits
  * for that future and carries on with its outcome. This is how asynchronous steps
  * compose. Here a pretend database answers on a manual scheduler, our "I/O loop". */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * ECANCELED at once, and the cancel travels up the chain to the producer, which sees it
  * through a hook (called once, on the cancelling thread) or by polling. Continuations
  * between them do not run. The producer's late settle is refused with ECANCELED. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 #include <string.h>

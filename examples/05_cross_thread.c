@@ -8,6 +8,7 @@
  *
  * Which worker finishes first changes from run to run; what the loop thread prints at
  * the end does not: it reports results by job number. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include "thread_pool.h"
 #include <stdio.h>

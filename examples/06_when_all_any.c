@@ -5,6 +5,7 @@
  * still pending. fut_when_any_ok settles with the first success (its index and value) and
  * cancels the rest. Both consume their inputs. Here the inputs are tasks spawned on a
  * thread pool and "slow servers": promises nobody has settled yet, with a cancel hook. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
 #include "thread_pool.h"
 #include <stdio.h>

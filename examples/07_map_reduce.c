@@ -6,6 +6,7 @@
  * the squares (a future returned from a continuation is waited for, as in 03), and a
  * plain serial loop checks both. The reduce's combine must be associative: partial sums
  * are merged in chunk order, so the answer does not depend on which worker ran what. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
 #include "thread_pool.h"
 #include <stdio.h>

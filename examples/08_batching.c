@@ -5,6 +5,7 @@
  * as soon as `threshold` tasks wait, or when you call fut_batch_flush. Until then they do
  * not run. A fut_stats block (stats.h) counts the tasks batched and the batches.
  * First on the manual scheduler, where the queue can be watched, then on a thread pool. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
 #include "thread_pool.h"
 #include <stdio.h>

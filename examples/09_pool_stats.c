@@ -6,6 +6,7 @@
  * made with fut_promise_new_env uses the env, and so does every continuation chained
  * after it. Everything here runs on one thread (inline and manual schedulers), so every
  * count is the same on every run. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 

@@ -6,6 +6,7 @@
  * safe from any thread and wakes the loop; the async callback runs the list on the loop
  * thread. Producers on a thread pool settle; continuations run on the loop, next to the
  * loop's sockets and timers. Built when libuv is found (Debian: libuv1-dev). */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include "thread_pool.h"
 #include <stdio.h>

@@ -3,6 +3,7 @@
  * fut_manual queues continuations and runs them only when told to: one at a time, or
  * all. The same program gives the same interleaving every run, which makes it the tool
  * for tests, for teaching, and for a single "loop thread" that owns some state. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include <stdio.h>
 

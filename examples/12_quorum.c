@@ -6,6 +6,7 @@
  * no longer be reached; either way it then cancels the inputs still running. It is a
  * fut_node (the output) with one fut_input per input and a countdown that keeps the
  * object alive: one count per input, one for the creator while it attaches. */
+#define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 
 #include <stdio.h>

@@ -8,6 +8,11 @@
 #   - each header works with only the headers its top comment names beside it:
 #     batch.h + fut.h + pool.h + stats.h, fut.h + pool.h + stats.h, pool.h + stats.h,
 #     stats.h alone (each program includes only the header it is about);
+#   - a program of two .c files (tests/two_units: fut_impl.c defines FUT_IMPLEMENTATION,
+#     main.c uses a future, a when_all and a pool through the declarations and inline hot
+#     paths) links and runs, at -O0 and -O2; built with main.c under -DFUT_NO_FUTEX or
+#     -DFUT_CACHE_LINE=128, the init functions give EINVAL (not objects shared with two
+#     layouts); FUT_IMPLEMENTATION in two files fails to link;
 #   - under -std=c11, a program that includes <stdio.h> before fut.h builds and runs when
 #     _POSIX_C_SOURCE=200809L is given on the command line, and without it fails with
 #     the headers' own #error (fut.h's message among them) before any other error.
@@ -37,6 +42,7 @@ done
 
 # A stats-only program and a pool program; the fut program is the consumer's main.c.
 cat >"$tmp/stats_main.c" <<'EOF'
+#define FUT_IMPLEMENTATION
 #include "stats.h"
 #include <stdio.h>
 
@@ -58,6 +64,7 @@ int main(void)
 }
 EOF
 cat >"$tmp/pool_main.c" <<'EOF'
+#define FUT_IMPLEMENTATION
 #include "pool.h"
 #include <stdio.h>
 
@@ -77,6 +84,7 @@ int main(void)
 }
 EOF
 {
+    printf '#define FUT_IMPLEMENTATION\n'
     for h in "${all[@]}"; do printf '#include "%s"\n' "$h"; done
     printf 'int main(void) { return 0; }\n'
 } >"$tmp/every_main.c"
@@ -111,12 +119,43 @@ if [ -f "$root/examples/01_first_future.c" ] && [ -f "$root/examples/expected/01
         "$root/examples/01_first_future.c" "${all[@]}"
 fi
 if [ -f "$root/batch.h" ]; then
-    printf '#include "batch.h"\nint main(void) { return 0; }\n' >"$tmp/batch_main.c"
+    printf '#define FUT_IMPLEMENTATION\n#include "batch.h"\nint main(void) { return 0; }\n' >"$tmp/batch_main.c"
     run batch "" "$tmp/batch_main.c" batch.h fut.h pool.h stats.h
 fi
 run fut "ok" "$tmp/fut_main.c" fut.h pool.h stats.h
 run pool "ok" "$tmp/pool_main.c" pool.h stats.h
 run stats "ok" "$tmp/stats_main.c" stats.h
+
+# Two units: the stb shape.
+if [ -f "$root/batch.h" ]; then
+    two=$tmp/two
+    mkdir "$two"
+    cp "$root/batch.h" "$root/fut.h" "$root/pool.h" "$root/stats.h" "$root"/tests/two_units/*.c "$two/"
+    for opt in -O0 -O2; do
+        if ! (cd "$two" && "$cc" "${flags[@]}" $opt main.c fut_impl.c -o prog) >"$two/log" 2>&1; then
+            fail "two units ($opt): do not build: $cc ${flags[*]} $opt main.c fut_impl.c" "$two/log"
+        elif ! out=$(cd "$two" && ./prog 2>&1) || [[ "$out" != "two units: ok" ]]; then
+            printf '%s\n' "$out" >"$two/log"
+            fail "two units ($opt): ran wrong" "$two/log"
+        fi
+    done
+    # EINVAL is 22 on Linux. FUT_NO_FUTEX changes the state (env), FUT_CACHE_LINE the
+    # stats shards (and through them the pool and the env).
+    for macro in -DFUT_NO_FUTEX -DFUT_CACHE_LINE=128; do
+        want="init: stats 0 pool 0 env 22"
+        [ "$macro" = -DFUT_CACHE_LINE=128 ] && want="init: stats 22 pool 22 env 22"
+        out=$(cd "$two" && "$cc" "${flags[@]}" -c fut_impl.c -o impl.o && "$cc" "${flags[@]}" $macro -c main.c -o main.o &&
+            "$cc" -pthread main.o impl.o -o mixed && { ./mixed 2>&1 || true; }) || out="(did not build)"
+        if [[ "$out" != "$want" ]]; then
+            printf '%s\n' "$out" >"$two/log"
+            fail "two units, main.c with $macro: wanted \"$want\" (EINVAL, not two layouts)" "$two/log"
+        fi
+    done
+    cp "$two/fut_impl.c" "$two/impl2.c"
+    if (cd "$two" && "$cc" "${flags[@]}" main.c fut_impl.c impl2.c -o twice) >"$two/log" 2>&1; then
+        fail "two units: FUT_IMPLEMENTATION in two files linked (wanted duplicate symbols)"
+    fi
+fi
 
 # <stdio.h> first: fine with the feature macro on the command line...
 { printf '#include <stdio.h>\n'; cat "$tmp/fut_main.c"; } >"$tmp/stdio_first.c"

@@ -1,5 +1,6 @@
 /* A shared module that holds its own copy of fut.h with the default state cache; test_cache
  * loads it, has a thread fill that copy's cache, unloads it, and lets the thread exit. */
+#define FUT_STATIC /* this module keeps its own private copy of fut (see fut.h, Linkage) */
 #include "fut.h"
 
 int dl_unit_churn(void);

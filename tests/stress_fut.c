@@ -5,6 +5,7 @@
  *
  * Knobs (environment): FUT_STRESS_THREADS (default 4), FUT_STRESS_ITERS (items per
  * round), FUT_STRESS_SECONDS (repeat rounds for that long: a soak). */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "fut.h"
 #include <criterion/criterion.h>

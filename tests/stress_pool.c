@@ -8,6 +8,7 @@
  * Knobs (environment): FUT_STRESS_THREADS (default 4), FUT_STRESS_ITERS (operations per
  * thread per round), FUT_STRESS_SECONDS (repeat rounds for that long: a soak).
  * Workers never assert: they count what went wrong; the test thread asserts after join. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "stats.h"
 #include "pool.h"

@@ -6,6 +6,7 @@
  *
  * Tests marked "Regression" caught a bug in batch.h when they were written; they stay
  * to keep it fixed. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "batch.h"
 #include "../examples/thread_pool.h"

@@ -7,6 +7,7 @@
  * AddressSanitizer; this unit turns it on explicitly, with a small size so that the
  * overflow is easy to reach, and so LeakSanitizer checks it too. */
 #define FUT_STATE_CACHE 4
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "fut.h"
 #include <criterion/criterion.h>

@@ -1,6 +1,7 @@
 /* Unit tests for fut.h: every public function, its normal path, its edges and its bad
  * input. The header's comments are the specification; each test names the behaviour it
  * checks. Criterion forks every test, so the counters of testutil.h start at zero. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "fut.h"
 

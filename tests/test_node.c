@@ -2,6 +2,7 @@
  * output you settle and release), fut_input (one input whose fn runs exactly once),
  * fut_work; and the journey of an owned pointer through then -> then_result -> when_all
  * -> a pipeline stage, destroyed exactly once on every path that drops it. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "batch.h"
 #include <criterion/criterion.h>

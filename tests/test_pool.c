@@ -5,6 +5,7 @@
  * The header's comments are the specification. This build has no NDEBUG, so the header
  * checks of release are on. Criterion forks every test, so testutil's counters start at
  * zero. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "pool.h"
 #include <criterion/criterion.h>

@@ -17,6 +17,7 @@
  * continuation's) the expected outcome of each future is computed exactly.
  *
  * The suite `found` holds regressions for the bugs these sweeps and the fuzzer found. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "batch.h"
 #include "examples/thread_pool.h"

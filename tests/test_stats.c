@@ -3,6 +3,7 @@
  * block reused at one address, the latency histogram and its percentiles, derived rates,
  * text and JSON formatting, and FUT_NO_STATS. The header's comments are the
  * specification. Criterion forks every test, so testutil's counters start at zero. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "stats.h"
 #include <criterion/criterion.h>

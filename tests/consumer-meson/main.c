@@ -3,6 +3,7 @@
  * stats block given through fut_promise_new_env. Prints one line; returns 0 only if every
  * value is right. scripts/check_consumer.sh, check_copy.sh and check_install.sh build
  * this same file as a meson subproject user, a copier and an installed-package user. */
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "fut.h"
 #include <stdio.h>
 

@@ -57,6 +57,7 @@ static void fz_free(void *p)
 #define FUT_MALLOC(n) fz_malloc(n)
 #define FUT_FREE(p) fz_free(p)
 
+#define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "batch.h"
 
 #ifndef FUZZ_AVOID_KNOWN
