@@ -3282,3 +3282,97 @@ Test(fut_trampoline, a_million_continuations_refused_by_a_closed_scheduler_settl
     cr_assert_eq(j.queued, 0, "nothing was queued");
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- fut_move, fut_strerror, fut_spawn_task ---------------------------------------- */
+
+Test(fut_move, moves_the_handle_and_leaves_the_source_spent)
+{
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_move(&f);
+    cr_assert_eq(fut_get(&f).err, EINVAL, "the source is spent");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(7)), 0);
+    fut_result r = fut_get(&g);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.i64, 7);
+    fut_future h = fut_ready(fut_i64(3)); /* a ready handle moves the same way */
+    fut_future k = fut_move(&h);
+    cr_assert_eq(fut_get(&h).err, EINVAL);
+    cr_assert_eq(fut_get(&k).value.i64, 3);
+}
+
+Test(fut_move, null_or_empty_gives_an_empty_future)
+{
+    fut_future g = fut_move(NULL);
+    cr_assert_eq(fut_get(&g).err, EINVAL);
+    fut_future e = {0};
+    fut_future h = fut_move(&e);
+    cr_assert_eq(fut_get(&h).err, EINVAL);
+    cr_assert_eq(fut_get(&e).err, EINVAL, "an empty source stays empty");
+}
+
+Test(fut_strerror, spells_futs_codes_and_falls_back_to_strerror)
+{
+    cr_assert(strstr(fut_strerror(FUT_EBROKEN), "broken promise") != NULL);
+    cr_assert(strstr(fut_strerror(ECANCELED), "cancelled") != NULL);
+    cr_assert(strstr(fut_strerror(FUT_ESHUTDOWN), "shut down") != NULL);
+    cr_assert(strstr(fut_strerror(EINVAL), "invalid") != NULL);
+    cr_assert_str_eq(fut_strerror(0), "success");
+    cr_assert_str_eq(fut_strerror(ENOSPC), strerror(ENOSPC), "a code fut does not use");
+    cr_assert_not_null(fut_strerror(-1), "bad input still gives text");
+    cr_assert_not_null(fut_strerror(INT_MAX));
+}
+
+static fut_future spawned_value(void *ctx, fut_result r)
+{
+    cr_assert_eq(r.err, 0);
+    return fut_ready(fut_i64(*(int *)ctx));
+}
+
+Test(fut_spawn_task, the_task_runs_only_when_handed_to_a_scheduler)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    int v = 41;
+    fut_task *t = NULL;
+    fut_future f = fut_spawn_task(&m.sched, spawned_value, &v, &t);
+    cr_assert_not_null(t);
+    cr_assert_eq(fut_manual_pending(&m), 0, "not submitted by fut_spawn_task");
+    cr_assert_eq(fut_is_ready(&f), 0);
+    cr_assert_eq(fut_sched_submit(&m.sched, t), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    fut_result r = fut_get(&f);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.i64, 41);
+    fut_manual_destroy(&m);
+}
+
+Test(fut_spawn_task, a_refused_task_settles_with_the_error)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    int v = 1;
+    fut_task *t = NULL;
+    fut_future f = fut_spawn_task(&inl, spawned_value, &v, &t);
+    cr_assert_not_null(t);
+    t->run(t, FUT_ESHUTDOWN);
+    cr_assert_eq(fut_get(&f).err, FUT_ESHUTDOWN);
+}
+
+Test(fut_spawn_task, bad_input_is_einval_and_task_is_null)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    int v = 1;
+    fut_task *t = (fut_task *)&v; /* must be overwritten */
+    fut_future f = fut_spawn_task(NULL, spawned_value, &v, &t);
+    cr_assert_null(t);
+    cr_assert_eq(fut_get(&f).err, EINVAL);
+    t = (fut_task *)&v;
+    f = fut_spawn_task(&inl, NULL, &v, &t);
+    cr_assert_null(t);
+    cr_assert_eq(fut_get(&f).err, EINVAL);
+    f = fut_spawn_task(&inl, spawned_value, &v, NULL);
+    cr_assert_eq(fut_get(&f).err, EINVAL);
+}

@@ -539,3 +539,22 @@ Test(fut_result_journey, cancelled_at_the_end) { journey_check(J_CANCEL); }
 Test(fut_result_journey, dropped_by_a_failing_stage) { journey_check(J_STAGE_FAILS); }
 Test(fut_result_journey, dropped_when_a_sibling_fails_the_when_all) { journey_check(J_SIBLING_FAILS); }
 Test(fut_result_journey, dropped_midway_before_the_when_all) { journey_check(J_DROP_MIDWAY); }
+
+static void count_free(void *p) { (*(int *)p)++; }
+
+/* NULL is ignored by the three calls that return nothing; an input without fn (made by
+ * hand, zeroed) drops what it is given. */
+Test(fut_input_init, null_input_and_null_work_lists_are_ignored)
+{
+    fut_input_init(NULL, tin_fn);
+    fut_work_init(NULL);
+    fut_work_run(NULL);
+    fut_input zeroed;
+    fut_input_init(&zeroed, NULL);
+    int freed = 0;
+    fut_future f = fut_ready_ptr(&freed, count_free);
+    fut_input_attach(&zeroed, &f, NULL);
+    cr_assert_eq(freed, 1, "an input without fn destroys the value it drops");
+    cr_assert_eq(fut_get(&f).err, EINVAL, "f was consumed");
+    cr_assert_eq(fut_input_cancel(NULL, NULL), EINVAL);
+}
