@@ -1154,7 +1154,7 @@ static inline void fut_work_push(fut_work *wl, fut__state *c)
     wl->tail = c;
 }
 
-static void fut__rec_run(fut__state *c, fut_work *wl);
+static inline void fut__rec_run(fut__state *c, fut_work *wl);
 
 static inline void fut__work_drain(fut_work *wl)
 {
@@ -1170,8 +1170,8 @@ static inline void fut__work_drain(fut_work *wl)
 
 /* ---- settling --------------------------------------------------------------------- */
 
-static void fut__rec_task(fut_task *t, int err);
-static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl);
+static inline void fut__rec_task(fut_task *t, int err);
+static inline void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl);
 
 /* Defined once: one address, so that fut__may_inline can compare it. */
 FUT__DEF int fut__inline_may(fut_sched *s);
@@ -1323,7 +1323,7 @@ FUT__DEF FUT__COLD void fut__settled_rest(fut__state *st, uint32_t w, const fut_
 #endif /* FUT__IMPL */
 
 /* A record settles its own state c with o, the result of its continuation. */
-static void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl)
+static inline void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl)
 {
     fut__state *up = c->up; /* read before settling: afterwards c may be freed */
     if (!fut__settle(c, o, wl)) {
@@ -1487,7 +1487,7 @@ static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work 
 }
 
 /* Runs record c, whose input outcome sits in its fields. */
-static void fut__rec_run(fut__state *c, fut_work *wl)
+static inline void fut__rec_run(fut__state *c, fut_work *wl)
 {
     if (c->op == FUT__OP_SPLIT) {
         fut__hub_run(c, wl);
@@ -1520,7 +1520,7 @@ static void fut__rec_run(fut__state *c, fut_work *wl)
 }
 
 /* The scheduler runs a record (err == 0) or gives it back (err != 0). */
-static void fut__rec_task(fut_task *t, int err)
+static inline void fut__rec_task(fut_task *t, int err)
 {
     fut__state *c = FUT_CONTAINER_OF(t, fut__state, task);
     fut_work wl = {NULL, NULL};
@@ -1863,7 +1863,7 @@ static inline void fut__input_cancelled_fn(fut_input *in, fut_work *wl)
 }
 
 /* The settler of in's future hands over the outcome (and the link's hold on it). */
-static void fut__input_deliver(fut__link *l, const fut_result *o, fut_work *wl)
+static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_work *wl)
 {
     fut_input *in = FUT_CONTAINER_OF(l, fut_input, link);
     /* acquire: a canceller's claim. */

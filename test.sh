@@ -80,9 +80,10 @@ if wanted headers; then
     for h in stats.h pool.h fut.h batch.h; do
         [ -f "$h" ] || continue
         for cc in gcc clang; do
-            # Declarations only (a unit of a program; compiled, not linked), then the
-            # unit holding the definitions, then everything private to one unit.
-            for mode in "-c" "-DFUT_IMPLEMENTATION" "-DFUT_STATIC"; do
+            # Declarations only (a file that uses nothing must link without the
+            # implementation unit, even at -O0), then the unit holding the definitions,
+            # then everything private to one unit.
+            for mode in "-O0" "-DFUT_IMPLEMENTATION" "-DFUT_STATIC"; do
                 check "alone: $h with $cc $mode" sh -c "printf '#include \"$h\"\nint main(void){return 0;}\n' |
                     $cc $mode -std=c11 -Wall -Wextra -Wpedantic -Werror -I. -x c - -o /dev/null -pthread"
             done
