@@ -58,6 +58,8 @@
 
 #include <string.h>
 
+FUT__C_BEGIN
+
 #ifndef FUT_MIN_CHUNK
 #define FUT_MIN_CHUNK 256
 #endif
@@ -207,7 +209,7 @@ enum { FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
 typedef struct fut__block {
     size_t n;
     unsigned kind;
-    _Alignas(16) unsigned char items[];
+    FUT__FLEX(FUT__ALIGNAS(16) unsigned char items[]);
 } fut__block;
 
 static inline fut__block *fut__block_of(void *items)
@@ -261,7 +263,7 @@ enum { FUT__JOIN_ALL, FUT__JOIN_SETTLED, FUT__JOIN_ANY, FUT__JOIN_FOLD };
 typedef struct fut__slot {
     fut_input in;
     uint32_t index;
-    _Atomic uint32_t full; /* out is written (the fold driver reads it then) */
+    _Atomic(uint32_t) full; /* out is written (the fold driver reads it then) */
     fut_result out;        /* the input's outcome; dtor cleared once its value moved on */
 } fut__slot;
 
@@ -269,17 +271,17 @@ typedef struct fut__join {
     fut_node node;             /* the output */
     int kind;
     size_t n;
-    _Atomic size_t unresolved; /* inputs whose fn has not run, + 1 while the creator attaches */
-    _Atomic int decided;       /* the output's outcome is chosen (error, winner, fold) */
-    _Atomic int last_err;      /* when_any_ok: the error of the last input to fail */
+    _Atomic(size_t) unresolved; /* inputs whose fn has not run, + 1 while the creator attaches */
+    _Atomic(int) decided;       /* the output's outcome is chosen (error, winner, fold) */
+    _Atomic(int) last_err;      /* when_any_ok: the error of the last input to fail */
     void *block;               /* the result block, made up front: the end cannot fail */
     /* fold */
     fut_fold_fn fold;
     void *fold_ctx;
     fut_result acc;            /* only the driver touches it, then the finisher */
     size_t cursor;             /* next input to fold; only the driver touches it */
-    _Atomic size_t fold_work;  /* arrivals not yet looked at by the driver */
-    fut__slot slots[];
+    _Atomic(size_t) fold_work;  /* arrivals not yet looked at by the driver */
+    FUT__FLEX(fut__slot slots[]);
 } fut__join;
 
 static inline fut__join *fut__join_of_slot(fut__slot *s)
@@ -454,16 +456,16 @@ static inline fut__join *fut__join_new(int kind, size_t n, size_t block_items, u
     (void)fut_node_init(&j->node, &fut__join_ops, NULL); /* cannot fail: ops are ours */
     j->kind = kind;
     j->n = n;
-    atomic_init(&j->unresolved, n + 1);
-    atomic_init(&j->decided, 0);
-    atomic_init(&j->last_err, ECANCELED);
-    atomic_init(&j->fold_work, 0);
+    FUT__ATOMIC_INIT(&j->unresolved, n + 1);
+    FUT__ATOMIC_INIT(&j->decided, 0);
+    FUT__ATOMIC_INIT(&j->last_err, ECANCELED);
+    FUT__ATOMIC_INIT(&j->fold_work, 0);
     j->acc = fut_ok(fut_u64(0));
     j->cursor = 0;
     for (size_t i = 0; i < n; i++) {
         fut_input_init(&j->slots[i].in, fut__slot_done);
         j->slots[i].index = (uint32_t)i;
-        atomic_init(&j->slots[i].full, 0);
+        FUT__ATOMIC_INIT(&j->slots[i].full, 0);
         j->slots[i].out = fut_ok(fut_u64(0));
     }
     return j;
@@ -582,10 +584,10 @@ typedef struct fut__job {
     fut__jobfn fn;
     fut_combine_fn combine;
     fut_value identity;
-    _Atomic size_t left;   /* chunks not finished */
-    _Atomic int err;       /* the first error (a refusal), or 0 */
-    _Atomic int stop;      /* set by a cancel: chunks not started skip their work */
-    fut__chunk chunks[];
+    _Atomic(size_t) left;   /* chunks not finished */
+    _Atomic(int) err;       /* the first error (a refusal), or 0 */
+    _Atomic(int) stop;      /* set by a cancel: chunks not started skip their work */
+    FUT__FLEX(fut__chunk chunks[]);
 } fut__job;
 
 static void fut__job_done(fut__job *job, fut_work *w)
@@ -696,9 +698,9 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     job->fn = fn;
     job->combine = combine;
     job->identity = identity;
-    atomic_init(&job->left, nchunks);
-    atomic_init(&job->err, 0);
-    atomic_init(&job->stop, 0);
+    FUT__ATOMIC_INIT(&job->left, nchunks);
+    FUT__ATOMIC_INIT(&job->err, 0);
+    FUT__ATOMIC_INIT(&job->stop, 0);
     for (size_t c = 0; c < nchunks; c++) {
         job->chunks[c].index = c;
         job->chunks[c].kept = 0;
@@ -839,7 +841,7 @@ FUT__DEF int fut_pipeline_init(fut_pipeline *p, const fut_stage *stages, size_t 
     for (size_t i = 0; i < nstages; i++)
         if (stages[i].sched == NULL || stages[i].sched->submit == NULL || stages[i].fn == NULL)
             return EINVAL;
-    memset(p, 0, sizeof *p);
+    memset((void *)p, 0, sizeof *p); /* (void *): C++ sees atomics, not bytes */
     p->stages = (fut_stage *)FUT_MALLOC(nstages * sizeof(fut_stage));
     p->head = (fut__pipe_item **)FUT_MALLOC(nstages * sizeof(fut__pipe_item *));
     p->tail = (fut__pipe_item **)FUT_MALLOC(nstages * sizeof(fut__pipe_item *));
@@ -1021,11 +1023,13 @@ FUT__DEF int fut_pipeline_destroy(fut_pipeline *p)
     FUT_FREE(p->head);
     FUT_FREE(p->tail);
     FUT_FREE(p->busy);
-    memset(p, 0, sizeof *p);
+    memset((void *)p, 0, sizeof *p); /* (void *): C++ sees atomics, not bytes */
     return 0;
 }
 
 #endif /* FUT__IMPL */
+
+FUT__C_END
 
 #endif /* FUT_BATCH_H */
 

@@ -87,7 +87,7 @@
  * set; include it before other system headers or define _POSIX_C_SOURCE=200809L.
  *
  * Needs: pool.h and stats.h beside it (copy all three); libc, <stdatomic.h>, pthreads.
- * Link with -pthread.
+ * Link with -pthread. C11, or C++23 (every declaration has C linkage; tests/cpp).
  * License: MIT (see the end of this file).
  */
 #ifndef FUT_H
@@ -124,10 +124,14 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if !defined(__cplusplus)
 extern long syscall(long number, ...); /* glibc hides it under strict C11 */
+#endif
 #else
 #define FUT__FUTEX 0
 #endif
+
+FUT__C_BEGIN
 
 /* ---- configuration ---------------------------------------------------------------- */
 
@@ -589,7 +593,7 @@ typedef struct fut__waitblock {
 typedef struct fut__state fut__state;
 typedef struct fut__link fut__link;
 struct fut__state {
-    _Atomic uint32_t word;
+    _Atomic(uint32_t) word;
     uint16_t op;
     uint16_t aux;          /* split hub: output count; record: 1 when refused */
     fut_result out;        /* outcome, or the record's input before it runs */
@@ -621,7 +625,7 @@ struct fut__state {
 /* A split hub is a record with its outputs after it. */
 typedef struct fut__hub {
     fut__state st;
-    fut__state *out[];
+    FUT__FLEX(fut__state *out[]);
 } fut__hub;
 
 /* The inline work list of one settle: records ready to run on this thread. Draining it
@@ -703,7 +707,7 @@ struct fut_node {
 
 struct fut_input {
     fut__link link;          /* linked to the input future's state */
-    _Atomic uint32_t st;     /* FUT__IN_* */
+    _Atomic(uint32_t) st;     /* FUT__IN_* */
     fut__state *up;          /* the input's state while linked */
     fut_input_fn fn;
 };
@@ -789,11 +793,11 @@ static inline fut_future fut_move(fut_future *f)
  * submission. Not yet shared: the handle's hand-off publishes it. */
 static inline void fut__state_init(fut__state *st, unsigned op)
 {
-    atomic_init(&st->word, FUT__PROD | FUT__CONS);
+    FUT__ATOMIC_INIT(&st->word, FUT__PROD | FUT__CONS);
     st->op = (uint16_t)op;
     st->up = NULL;
 #if !FUT__FUTEX
-    atomic_init(&st->wb, NULL);
+    FUT__ATOMIC_INIT(&st->wb, NULL);
 #endif
 }
 
@@ -811,7 +815,7 @@ typedef struct fut__cache {
     int armed; /* 0: not yet; 1: the key holds this cache; -1: no key, cache nothing */
     void *blk[FUT_STATE_CACHE > 0 ? FUT_STATE_CACHE : 1];
 } fut__cache;
-FUT__DATA _Thread_local fut__cache fut__tcache;
+FUT__DATA FUT__TLS fut__cache fut__tcache;
 /* Arms the calling thread's cache; a unit built with another FUT_STATE_CACHE than the
  * implementation unit (layout) gets -1 and so never caches: no write past the array. */
 FUT__DEF FUT__COLD int fut__tcache_arm(fut__cache *c, uint32_t layout);
@@ -846,7 +850,7 @@ static pthread_once_t fut__tcache_once = PTHREAD_ONCE_INIT;
 /* Set under pthread_once (which orders it before every arm), cleared at unload. relaxed
  * throughout: a thread that still sees 1 after the unload arms a deleted key, which
  * pthread_setspecific refuses, and then caches nothing. */
-static _Atomic int fut__tcache_key_ok;
+static _Atomic(int) fut__tcache_key_ok;
 
 static inline void fut__tcache_drain(fut__cache *c)
 {
@@ -1893,7 +1897,7 @@ static inline void fut_input_init(fut_input *in, fut_input_fn fn)
     if (in == NULL)
         return;
     in->link.deliver = fut__input_deliver;
-    atomic_init(&in->st, FUT__IN_IDLE);
+    FUT__ATOMIC_INIT(&in->st, FUT__IN_IDLE);
     in->up = NULL;
     in->fn = fn;
 }
@@ -2476,6 +2480,8 @@ FUT__DEF void fut_manual_destroy(fut_manual *m)
 }
 
 #endif /* FUT__IMPL */
+
+FUT__C_END
 
 #endif /* FUT_H */
 

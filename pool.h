@@ -58,6 +58,8 @@
 #include <stdint.h>
 #include <string.h>
 
+FUT__C_BEGIN
+
 #ifndef FUT_POOL_MAGAZINE
 #define FUT_POOL_MAGAZINE 32
 #endif
@@ -91,9 +93,9 @@ typedef struct fut_pool {
     void **ring;          /* the depot: idle objects, LRU at ring[head] */
     size_t head, count;
     size_t reserved;      /* slots promised to magazines: count + reserved <= capacity */
-    _Atomic size_t returned; /* reservations given back without the lock (folded in under it) */
+    _Atomic(size_t) returned; /* reservations given back without the lock (folded in under it) */
     fut__pool_mag *mags;  /* every live magazine */
-    _Atomic uint64_t allocated, evicted; /* lifetime counts (slow paths only) */
+    _Atomic(uint64_t) allocated, evicted; /* lifetime counts (slow paths only) */
 } fut_pool;
 
 /* Accounting, exact when no thread is inside the pool: allocated = live + idle + evicted. */
@@ -132,10 +134,10 @@ enum { FUT__POOL_MAGIC = 0x7f0095aa, FUT__POOL_LIVE = 0x11fe, FUT__POOL_IDLE = 0
 struct fut__pool_mag {
     fut_pool *pool;
     fut__pool_mag *next; /* in pool->mags, under the lock */
-    _Atomic unsigned count; /* owner: relaxed load+store; stats readers: relaxed load */
+    _Atomic(unsigned) count; /* owner: relaxed load+store; stats readers: relaxed load */
     unsigned reserved;      /* slots this magazine may fill; only its thread changes it */
     unsigned cap;
-    void *obj[];
+    FUT__FLEX(void *obj[]);
 };
 
 static inline fut__pool_head *fut__pool_head_of(const fut_pool *p, void *obj)
@@ -152,8 +154,8 @@ typedef struct fut__pool_slot {
     fut__pool_mag *mag;
 } fut__pool_slot;
 
-FUT__DATA _Thread_local fut__pool_slot fut__pool_tls[4];
-FUT__DATA _Thread_local unsigned fut__pool_tls_next;
+FUT__DATA FUT__TLS fut__pool_slot fut__pool_tls[4];
+FUT__DATA FUT__TLS unsigned fut__pool_tls_next;
 
 /* Defined once (see Linkage in stats.h): the slow paths the inline ones call. */
 FUT__DEF FUT__NOINLINE fut__pool_mag *fut__pool_mag_slow(fut_pool *p);
@@ -249,7 +251,7 @@ static inline int fut_pool_release(fut_pool *p, void *obj)
 static inline void *fut__pool_new_object(fut_pool *p)
 {
     size_t align = p->cfg.align;
-    void *raw = FUT_MALLOC(p->stride + (align > _Alignof(max_align_t) ? align - 1 : 0));
+    void *raw = FUT_MALLOC(p->stride + (align > FUT__ALIGNOF(max_align_t) ? align - 1 : 0));
     if (raw == NULL)
         return NULL;
     uintptr_t base = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
@@ -359,7 +361,7 @@ FUT__DEF FUT__NOINLINE fut__pool_mag *fut__pool_mag_slow(fut_pool *p)
         if (m == NULL)
             return NULL; /* no magazine: this thread uses the depot directly */
         m->pool = p;
-        atomic_init(&m->count, 0);
+        FUT__ATOMIC_INIT(&m->count, 0);
         m->reserved = 0;
         m->cap = p->cfg.magazine;
         if (pthread_setspecific(p->key, m) != 0) {
@@ -389,7 +391,7 @@ FUT__DEF int fut__pool_init(fut_pool *p, const fut_pool_config *cfg, uint32_t la
         return EINVAL;
     if (align < 16)
         align = 16;
-    memset(p, 0, sizeof *p);
+    memset((void *)p, 0, sizeof *p); /* (void *): C++ sees atomics, not bytes */
     p->cfg = *cfg;
     p->cfg.align = align;
     if (p->cfg.warm > p->cfg.capacity)
@@ -405,9 +407,9 @@ FUT__DEF int fut__pool_init(fut_pool *p, const fut_pool_config *cfg, uint32_t la
     p->id = ((uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15u) ^ fut_now_ns();
     if (p->id == 0)
         p->id = 1;
-    atomic_init(&p->allocated, 0);
-    atomic_init(&p->evicted, 0);
-    atomic_init(&p->returned, 0);
+    FUT__ATOMIC_INIT(&p->allocated, 0);
+    FUT__ATOMIC_INIT(&p->evicted, 0);
+    FUT__ATOMIC_INIT(&p->returned, 0);
     int err = pthread_mutex_init(&p->lock, NULL);
     if (err != 0)
         return err;
@@ -580,6 +582,8 @@ FUT__DEF int fut_pool_snapshot(fut_pool *p, fut_pool_counts *out)
 }
 
 #endif /* FUT__IMPL */
+
+FUT__C_END
 
 #endif /* FUT_POOL_H */
 

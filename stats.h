@@ -48,6 +48,10 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#if defined(__cplusplus) && __cplusplus <= 202002L
+#error "fut's headers need C11, or C++23 for <stdatomic.h>"
+#endif
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -107,6 +111,46 @@
 #define FUT__DATA extern
 #endif
 
+/* C++ (23 or later, whose <stdatomic.h> spells _Atomic(T) as std::atomic<T>): the headers
+ * compile there too, with C linkage, so a C++ file can use a C implementation unit or be
+ * one. FUT__TLS is __thread in C++: an extern C++ thread_local is reached through a wrapper
+ * call on every access (for a dynamic initialiser another unit might have; 67 such calls in
+ * tests/cpp/main.cpp at -O2), while __thread is the plain TLS access that C makes. */
+#if defined(__cplusplus)
+#define FUT__ALIGNAS(n) alignas(n)
+#define FUT__ALIGNOF(t) alignof(t)
+#define FUT__TLS __thread
+#define FUT__STATIC_ASSERT static_assert
+#define FUT__C_BEGIN extern "C" {
+#define FUT__C_END }
+/* Flexible array members are C99 and a GNU extension in C++: said so, without a warning. */
+#if defined(__clang__)
+#define FUT__FLEX(member)                                                                   \
+    _Pragma("clang diagnostic push") _Pragma("clang diagnostic ignored \"-Wc99-extensions\"") \
+        member _Pragma("clang diagnostic pop")
+#else
+#define FUT__FLEX(member) __extension__ member
+#endif
+/* C++23's <stdatomic.h> has no atomic_init: a relaxed store before the object is shared
+ * is the same thing. A C unit and a C++ unit share these objects: the atomics must be laid
+ * out as the plain types are (true of lock-free std::atomic on gcc and clang). */
+#define FUT__ATOMIC_INIT(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+static_assert(sizeof(_Atomic(uint64_t)) == 8 && alignof(_Atomic(uint64_t)) == alignof(uint64_t) &&
+                  sizeof(_Atomic(void *)) == sizeof(void *),
+              "fut shares atomics between C and C++ units: they must have the plain layout");
+#else
+#define FUT__ALIGNAS(n) _Alignas(n)
+#define FUT__ALIGNOF(t) _Alignof(t)
+#define FUT__TLS _Thread_local
+#define FUT__STATIC_ASSERT _Static_assert
+#define FUT__C_BEGIN
+#define FUT__C_END
+#define FUT__FLEX(member) member
+#define FUT__ATOMIC_INIT(p, v) atomic_init((p), (v))
+#endif
+
+FUT__C_BEGIN
+
 /* The counters. Each is a count of events. */
 typedef enum fut_stat {
     FUT_STAT_SPAWNED,    /* shared states created (promises, continuations) */
@@ -130,20 +174,20 @@ typedef enum fut_stat {
 #define FUT_STATS_BUCKETS (64 << FUT_STATS_SUB)
 
 typedef struct fut_stats_shard {
-    _Alignas(FUT_CACHE_LINE) _Atomic uint64_t c[FUT_STAT_COUNT]; /* whole lines per shard */
-    _Atomic uint64_t hist[FUT_STATS_BUCKETS];
-    _Atomic uint64_t hist_max;
+    FUT__ALIGNAS(FUT_CACHE_LINE) _Atomic(uint64_t) c[FUT_STAT_COUNT]; /* whole lines per shard */
+    _Atomic(uint64_t) hist[FUT_STATS_BUCKETS];
+    _Atomic(uint64_t) hist_max;
 } fut_stats_shard;
 
 typedef struct fut_stats {
     fut_stats_shard *shards;  /* nshards single-writer shards, then the overflow shard */
     unsigned nshards;
-    _Atomic unsigned claimed; /* shards handed out so far */
+    _Atomic(unsigned) claimed; /* shards handed out so far */
     uint64_t id;              /* tells a thread's cached shard from a reused address */
     void *mem;                /* the allocation behind shards */
-    _Atomic uint64_t base[FUT_STAT_COUNT]; /* totals at the last reset */
-    _Atomic uint64_t hist_base[FUT_STATS_BUCKETS];
-    _Atomic uint64_t max_floor;            /* nonzero once reset: max is then bounded */
+    _Atomic(uint64_t) base[FUT_STAT_COUNT]; /* totals at the last reset */
+    _Atomic(uint64_t) hist_base[FUT_STATS_BUCKETS];
+    _Atomic(uint64_t) max_floor;            /* nonzero once reset: max is then bounded */
 } fut_stats;
 
 /* A snapshot: totals since the last reset, and the histogram. */
@@ -232,17 +276,17 @@ FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout)
     st->mem = mem;
     st->shards = (fut_stats_shard *)a;
     st->nshards = shards;
-    atomic_init(&st->claimed, 0);
+    FUT__ATOMIC_INIT(&st->claimed, 0);
     /* An id that a later block at the same address will not repeat: the address mixed
      * with the clock. Thread caches compare it before trusting a cached shard. */
     st->id = ((uint64_t)(uintptr_t)st * 0x9E3779B97F4A7C15u) ^ fut_now_ns() ^ (uint64_t)a;
     if (st->id == 0)
         st->id = 1;
     for (int i = 0; i < FUT_STAT_COUNT; i++)
-        atomic_init(&st->base[i], 0);
+        FUT__ATOMIC_INIT(&st->base[i], 0);
     for (int i = 0; i < FUT_STATS_BUCKETS; i++)
-        atomic_init(&st->hist_base[i], 0);
-    atomic_init(&st->max_floor, 0);
+        FUT__ATOMIC_INIT(&st->hist_base[i], 0);
+    FUT__ATOMIC_INIT(&st->max_floor, 0);
     return 0;
 }
 
@@ -259,7 +303,7 @@ FUT__DEF void fut_stats_destroy(fut_stats *st)
 
 #endif /* FUT__IMPL */
 
-_Static_assert(sizeof(fut_stats_shard) % FUT_CACHE_LINE == 0, "shards must not share a line");
+FUT__STATIC_ASSERT(sizeof(fut_stats_shard) % FUT_CACHE_LINE == 0, "shards must not share a line");
 
 /* A thread's shard of a block, from a four-entry thread-local cache. The cache can be
  * lost at no cost but a fresh claim (with FUT_STATIC each unit has its own, which only
@@ -271,8 +315,8 @@ typedef struct fut__stats_slot {
     unsigned shard; /* index; nshards means "the overflow shard" */
 } fut__stats_slot;
 
-FUT__DATA _Thread_local fut__stats_slot fut__stats_tls[4];
-FUT__DATA _Thread_local unsigned fut__stats_next;
+FUT__DATA FUT__TLS fut__stats_slot fut__stats_tls[4];
+FUT__DATA FUT__TLS unsigned fut__stats_next;
 
 #ifndef FUT_NO_STATS
 
@@ -301,7 +345,7 @@ static inline fut_stats_shard *fut__stats_mine(fut_stats *st, int *shared)
     return &st->shards[k];
 }
 
-static inline void fut__stats_bump(int shared, _Atomic uint64_t *cell, uint64_t n)
+static inline void fut__stats_bump(int shared, _Atomic(uint64_t) *cell, uint64_t n)
 {
     if (shared) {
         atomic_fetch_add_explicit(cell, n, memory_order_relaxed); /* several writers */
@@ -569,6 +613,8 @@ FUT__DEF int fut_stats_print(const fut_stats_snap *s, FILE *f, int json)
 }
 
 #endif /* FUT__IMPL */
+
+FUT__C_END
 
 #endif /* FUT_STATS_H */
 

@@ -25,5 +25,6 @@ need_packages() {
 # What every build here needs.
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang,
 # so --no-install-recommends would leave them out).
-BASE_PACKAGES=(gcc libc6-dev clang libclang-rt-dev meson ninja-build pkg-config libcriterion-dev python3
+# g++: the C++ consumer check (clang++ comes with clang).
+BASE_PACKAGES=(gcc g++ libc6-dev clang libclang-rt-dev meson ninja-build pkg-config libcriterion-dev python3
     libuv1-dev spin)
