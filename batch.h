@@ -22,15 +22,16 @@
  *         use(v[0].value, v[1].value, v[2].value);
  *         fut_result_drop(&r);                      // the block and every value in it
  *     }
- *     fut_future sum = fut_reduce(&pool.sched, data, n, sizeof(int), 0,
- *                                 sum_chunk, add, fut_i64(0), NULL);
+ *     fut_future sum = fut_reduce(&pool.sched, &(fut_reduce_desc){.in = data, .n = n,
+ *         .size = sizeof(int), .fn = sum_chunk, .combine = add, .identity = fut_i64(0)});
  *
  * Ownership. Combinators consume every input handle (an empty or spent one counts as an
  * input failing with EINVAL). Their result values are blocks of fut_result the taker
  * owns, with a destructor that destroys the block and every value in it; keep values
  * (copy them out, clear their dtor) and free the block with fut_results_free. A block
  * nobody takes is destroyed with the values in it. An owned pointer travels through
- * every combinator and pipeline with its destructor and is destroyed exactly once. map/filter/reduce borrow the arrays: keep them valid, and unchanged
+ * every combinator and pipeline with its destructor and is destroyed exactly once.
+ * map/filter/reduce borrow the arrays: keep them valid, and unchanged
  * where read, until the returned future settles - and after a cancel, which settles it
  * at once, until the chunks already running have finished (see fut_map). A fut_batch and
  * a fut_pipeline are objects you own; see their functions.
@@ -113,20 +114,53 @@ typedef size_t (*fut_filter_fn)(void *ctx, const void *in, void *out, size_t cou
 typedef fut_value (*fut_chunk_fn)(void *ctx, const void *in, size_t count);
 typedef fut_value (*fut_combine_fn)(void *ctx, fut_value a, fut_value b);
 
+/* What to run, in sokol's style: name the fields you need, the rest are zero, and zero
+ * means the default where one is given. */
+typedef struct fut_map_desc {
+    const void *in;  /* n elements of in_size bytes */
+    void *out;       /* n elements of out_size bytes */
+    size_t n;
+    size_t in_size;  /* required */
+    size_t out_size; /* 0: in_size */
+    size_t chunk;    /* elements per task; 0: automatic (see below) */
+    fut_map_fn fn;   /* required */
+    void *ctx;       /* fn's first argument */
+} fut_map_desc;
+typedef struct fut_filter_desc {
+    const void *in; /* n elements of size bytes */
+    void *out;      /* room for n elements; the kept ones end up in out[0..kept-1] */
+    size_t n;
+    size_t size;  /* required */
+    size_t chunk; /* 0: automatic */
+    fut_filter_fn fn; /* required */
+    void *ctx;
+} fut_filter_desc;
+typedef struct fut_reduce_desc {
+    const void *in; /* n elements of size bytes */
+    size_t n;
+    size_t size;            /* required */
+    size_t chunk;           /* 0: automatic */
+    fut_chunk_fn fn;        /* required */
+    fut_combine_fn combine; /* required */
+    fut_value identity;     /* combine's neutral element: the result for n == 0 */
+    void *ctx;              /* fn's and combine's first argument */
+} fut_reduce_desc;
+
 /* Each cuts n elements into chunks of `chunk` (0: automatic, from n and s->workers: about
  * four chunks per worker, never under FUT_MIN_CHUNK elements) and submits them in one
  * hand-off. The future settles when every chunk has run: map with n, filter with the
  * number kept (out[0..kept-1], in input order), reduce with the combined value (identity
  * for n == 0). A refused chunk, or a cancel, settles it with that error; chunks that
  * already started still run, so keep the arrays until fut_wait on the future returns
- * and then, after a cancel, until the scheduler has drained. NULL s/fn/arrays (n > 0),
- * zero sizes: EINVAL. in and out must not overlap. */
-FUT__DEF fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
-                                 size_t out_size, size_t chunk, fut_map_fn fn, void *ctx);
-FUT__DEF fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
-                                    size_t chunk, fut_filter_fn fn, void *ctx);
-FUT__DEF fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
-                                    fut_chunk_fn fn, fut_combine_fn combine, fut_value identity, void *ctx);
+ * and then, after a cancel, until the scheduler has drained. The description is read
+ * during the call only. EINVAL: NULL s or d, a scheduler without submit, NULL fn or
+ * combine, NULL arrays (n > 0), a zero element size. in and out must not overlap.
+ *     fut_future f = fut_map(s, &(fut_map_desc){.in = xs, .out = ys, .n = n,
+ *                                               .in_size = sizeof *xs, .fn = square});
+ */
+FUT__DEF fut_future fut_map(fut_sched *s, const fut_map_desc *d);
+FUT__DEF fut_future fut_filter(fut_sched *s, const fut_filter_desc *d);
+FUT__DEF fut_future fut_reduce(fut_sched *s, const fut_reduce_desc *d);
 
 /* ---- task batching ----------------------------------------------------------------- */
 
@@ -258,7 +292,7 @@ static inline void fut__block_drop(void *block)
  * is claimed once through `decided`; the claimer settles the output and cancels the
  * other inputs (fut_input_cancel remembers a cancel that comes before an input is
  * attached, so the creator need not race the decider). */
-enum { FUT__JOIN_ALL, FUT__JOIN_SETTLED, FUT__JOIN_ANY, FUT__JOIN_FOLD };
+enum { FUT__JOIN_ALL, FUT__JOIN_SETTLED, FUT__JOIN_ANY, FUT__JOIN_FOLD }; /* index fut__join_kinds */
 
 typedef struct fut__slot {
     fut_input in;
@@ -362,6 +396,72 @@ static inline void fut__fold_drive(fut__join *j, fut_work *w)
     }
 }
 
+/* What each kind of join does: on an arrival (after the slot is written; the node is
+ * held by the arrival's count), and at the end when nothing was decided early (every
+ * input's fn has run). NULL: nothing. */
+typedef struct fut__join_kind {
+    void (*arrive)(fut__join *j, fut__slot *s, fut_work *w);
+    void (*end)(fut__join *j, fut_work *w);
+} fut__join_kind;
+
+/* when_all: the first error settles the output and cancels the rest (fail fast). */
+static void fut__all_arrive(fut__join *j, fut__slot *s, fut_work *w)
+{
+    if (s->out.err != 0 && fut__join_claim(j))
+        fut__join_conclude(j, fut_error(s->out.err), s->index, w);
+}
+
+/* when_all, when_all_settled: every outcome, in input order, in the block. */
+static void fut__all_end(fut__join *j, fut_work *w)
+{
+    fut_result *b = (fut_result *)j->block;
+    for (size_t i = 0; i < j->n; i++) {
+        b[i] = j->slots[i].out; /* the block owns the values now */
+        j->slots[i].out.dtor = NULL;
+    }
+    j->block = NULL;
+    if (fut_node_settle(&j->node, fut_ok_ptr(b, fut__block_drop), w) != 0)
+        fut__block_drop(b); /* the output was cancelled: destroy the values */
+}
+
+/* when_any_ok: the first success wins; its outcome moves into the block at once. */
+static void fut__any_arrive(fut__join *j, fut__slot *s, fut_work *w)
+{
+    if (s->out.err == 0 && fut__join_claim(j)) {
+        fut_any *a = (fut_any *)j->block;
+        a->index = s->index;
+        a->result = s->out;
+        s->out.dtor = NULL;
+        j->block = NULL;
+        fut__join_conclude(j, fut_ok_ptr(a, fut__block_drop), s->index, w);
+    } else if (s->out.err != 0) {
+        /* relaxed: read after the last count-down (acq_rel). */
+        atomic_store_explicit(&j->last_err, s->out.err, memory_order_relaxed);
+    }
+}
+
+/* when_any_ok with no success: the last input's error. */
+static void fut__any_end(fut__join *j, fut_work *w)
+{
+    fut_result e = fut_error(atomic_load_explicit(&j->last_err, memory_order_relaxed));
+    (void)fut_node_settle(&j->node, e, w); /* an error has nothing to drop */
+}
+
+/* fold: the driver folds what has arrived in order; a fold not decided by the end was
+ * cancelled, and there is nothing to hand on. */
+static void fut__fold_arrive(fut__join *j, fut__slot *s, fut_work *w)
+{
+    (void)s;
+    fut__fold_drive(j, w);
+}
+
+static const fut__join_kind fut__join_kinds[] = {
+    {fut__all_arrive, fut__all_end},  /* FUT__JOIN_ALL */
+    {NULL, fut__all_end},             /* FUT__JOIN_SETTLED */
+    {fut__any_arrive, fut__any_end},  /* FUT__JOIN_ANY */
+    {fut__fold_arrive, NULL},         /* FUT__JOIN_FOLD */
+};
+
 /* An input's fn: its outcome arrived (or ECANCELED, if we cancelled it). */
 static void fut__slot_done(fut_input *in, fut_result r, fut_work *w)
 {
@@ -370,53 +470,17 @@ static void fut__slot_done(fut_input *in, fut_result r, fut_work *w)
     s->out = r;
     /* release: the fold driver reads out after seeing full. */
     atomic_store_explicit(&s->full, 1, memory_order_release);
-    switch (j->kind) {
-    case FUT__JOIN_ALL:
-        if (r.err != 0 && fut__join_claim(j))
-            fut__join_conclude(j, fut_error(r.err), s->index, w); /* fail fast */
-        break;
-    case FUT__JOIN_ANY:
-        if (r.err == 0 && fut__join_claim(j)) {
-            /* The winner: its outcome moves into the block, handed over at once. */
-            fut_any *a = (fut_any *)j->block;
-            a->index = s->index;
-            a->result = r;
-            s->out.dtor = NULL;
-            j->block = NULL;
-            fut__join_conclude(j, fut_ok_ptr(a, fut__block_drop), s->index, w);
-        } else if (r.err != 0) {
-            atomic_store_explicit(&j->last_err, r.err, memory_order_relaxed); /* read after the
-                                                                                 last count-down */
-        }
-        break;
-    case FUT__JOIN_FOLD:
-        fut__fold_drive(j, w);
-        break;
-    default: /* SETTLED: wait for all */
-        break;
-    }
+    if (fut__join_kinds[j->kind].arrive != NULL)
+        fut__join_kinds[j->kind].arrive(j, s, w);
     fut__join_resolve(j, w); /* last: the node may be finished and freed */
 }
 
 /* Every input's fn has run: nobody else touches the node's inputs now. */
 static void fut__join_finish(fut__join *j, fut_work *w)
 {
-    if (!atomic_load_explicit(&j->decided, memory_order_acquire)) {
-        if (j->kind == FUT__JOIN_ANY) {
-            fut_result e = fut_error(atomic_load_explicit(&j->last_err, memory_order_relaxed));
-            (void)fut_node_settle(&j->node, e, w); /* an error has nothing to drop */
-        } else if (j->kind == FUT__JOIN_ALL || j->kind == FUT__JOIN_SETTLED) {
-            fut_result *b = (fut_result *)j->block;
-            for (size_t i = 0; i < j->n; i++) {
-                b[i] = j->slots[i].out; /* the block owns the values now */
-                j->slots[i].out.dtor = NULL;
-            }
-            j->block = NULL;
-            if (fut_node_settle(&j->node, fut_ok_ptr(b, fut__block_drop), w) != 0)
-                fut__block_drop(b); /* the output was cancelled: destroy the values */
-        }
-        /* (a fold not decided was cancelled: there is nothing to hand on) */
-    }
+    /* acquire: a claim made by another input's fn (its writes to the block). */
+    if (!atomic_load_explicit(&j->decided, memory_order_acquire) && fut__join_kinds[j->kind].end != NULL)
+        fut__join_kinds[j->kind].end(j, w);
     for (size_t i = 0; i < j->n; i++)
         fut_result_drop(&j->slots[i].out); /* outcomes nobody took */
     fut_result_drop(&j->acc);
@@ -663,16 +727,23 @@ static void fut__job_free(fut_node *n) { FUT_FREE(FUT_CONTAINER_OF(n, fut__job, 
 
 static const fut_node_ops fut__job_ops = {fut__job_cancel, fut__job_free};
 
-static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, void *out, size_t n,
-                                        size_t in_size, size_t out_size, size_t chunk, fut__jobfn fn,
-                                        int has_fn, fut_combine_fn combine, fut_value identity, void *ctx)
+/* One description for the three kinds (the public ones, checked and defaulted). */
+typedef struct fut__job_spec {
+    int kind;
+    const char *in;
+    char *out;
+    size_t n, in_size, out_size, chunk;
+    fut__jobfn fn;
+    fut_combine_fn combine;
+    fut_value identity;
+    void *ctx;
+} fut__job_spec;
+
+static fut_future fut__job_start(fut_sched *s, const fut__job_spec *d)
 {
-    if (s == NULL || s->submit == NULL || !has_fn || in_size == 0 || (kind != FUT__JOB_REDUCE && out_size == 0) ||
-        (n > 0 && (in == NULL || (kind != FUT__JOB_REDUCE && out == NULL))) ||
-        (kind == FUT__JOB_REDUCE && combine == NULL))
-        return fut_ready_error(EINVAL);
+    size_t n = d->n, chunk = d->chunk;
     if (n == 0)
-        return kind == FUT__JOB_REDUCE ? fut_ready(identity) : fut_ready(fut_u64(0));
+        return d->kind == FUT__JOB_REDUCE ? fut_ready(d->identity) : fut_ready(fut_u64(0));
     if (chunk == 0) {
         size_t workers = s->workers ? s->workers : 1;
         chunk = (n + 4 * workers - 1) / (4 * workers);
@@ -686,25 +757,25 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     if (job == NULL)
         return fut_ready_error(ENOMEM);
     (void)fut_node_init(&job->node, &fut__job_ops, s->env); /* cannot fail: ops are ours */
-    job->kind = kind;
-    job->in = (const char *)in;
-    job->out = (char *)out;
+    job->kind = d->kind;
+    job->in = d->in;
+    job->out = d->out;
     job->n = n;
-    job->in_size = in_size;
-    job->out_size = out_size;
+    job->in_size = d->in_size;
+    job->out_size = d->out_size;
     job->chunk = chunk;
     job->nchunks = nchunks;
-    job->ctx = ctx;
-    job->fn = fn;
-    job->combine = combine;
-    job->identity = identity;
+    job->ctx = d->ctx;
+    job->fn = d->fn;
+    job->combine = d->combine;
+    job->identity = d->identity;
     FUT__ATOMIC_INIT(&job->left, nchunks);
     FUT__ATOMIC_INIT(&job->err, 0);
     FUT__ATOMIC_INIT(&job->stop, 0);
     for (size_t c = 0; c < nchunks; c++) {
         job->chunks[c].index = c;
         job->chunks[c].kept = 0;
-        job->chunks[c].partial = identity;
+        job->chunks[c].partial = d->identity;
         job->chunks[c].task.run = fut__chunk_run;
         job->chunks[c].task.next = c + 1 < nchunks ? &job->chunks[c + 1].task : NULL;
     }
@@ -720,30 +791,40 @@ static inline fut_future fut__job_start(int kind, fut_sched *s, const void *in, 
     return f;
 }
 
-FUT__DEF fut_future fut_map(fut_sched *s, const void *in, void *out, size_t n, size_t in_size,
-                                 size_t out_size, size_t chunk, fut_map_fn fn, void *ctx)
+/* The checks the three share: a scheduler that takes tasks, arrays where n needs them. */
+static inline int fut__job_ok(const fut_sched *s, const void *in, const void *out, size_t n, size_t size)
 {
-    fut__jobfn f;
-    f.map = fn;
-    return fut__job_start(FUT__JOB_MAP, s, in, out, n, in_size, out_size, chunk, f, fn != NULL, NULL,
-                          fut_u64(0), ctx);
+    return s != NULL && s->submit != NULL && size > 0 && (n == 0 || (in != NULL && out != NULL));
 }
 
-FUT__DEF fut_future fut_filter(fut_sched *s, const void *in, void *out, size_t n, size_t size,
-                                    size_t chunk, fut_filter_fn fn, void *ctx)
+FUT__DEF fut_future fut_map(fut_sched *s, const fut_map_desc *d)
 {
-    fut__jobfn f;
-    f.filter = fn;
-    return fut__job_start(FUT__JOB_FILTER, s, in, out, n, size, size, chunk, f, fn != NULL, NULL, fut_u64(0),
-                          ctx);
+    if (d == NULL || d->fn == NULL || !fut__job_ok(s, d->in, d->out, d->n, d->in_size))
+        return fut_ready_error(EINVAL);
+    fut__job_spec j = {FUT__JOB_MAP, (const char *)d->in, (char *)d->out, d->n, d->in_size,
+                       d->out_size != 0 ? d->out_size : d->in_size, d->chunk, {NULL}, NULL, {0}, d->ctx};
+    j.fn.map = d->fn;
+    return fut__job_start(s, &j);
 }
 
-FUT__DEF fut_future fut_reduce(fut_sched *s, const void *in, size_t n, size_t size, size_t chunk,
-                                    fut_chunk_fn fn, fut_combine_fn combine, fut_value identity, void *ctx)
+FUT__DEF fut_future fut_filter(fut_sched *s, const fut_filter_desc *d)
 {
-    fut__jobfn f;
-    f.reduce = fn;
-    return fut__job_start(FUT__JOB_REDUCE, s, in, NULL, n, size, 0, chunk, f, fn != NULL, combine, identity, ctx);
+    if (d == NULL || d->fn == NULL || !fut__job_ok(s, d->in, d->out, d->n, d->size))
+        return fut_ready_error(EINVAL);
+    fut__job_spec j = {FUT__JOB_FILTER, (const char *)d->in, (char *)d->out, d->n, d->size, d->size,
+                       d->chunk, {NULL}, NULL, {0}, d->ctx};
+    j.fn.filter = d->fn;
+    return fut__job_start(s, &j);
+}
+
+FUT__DEF fut_future fut_reduce(fut_sched *s, const fut_reduce_desc *d)
+{
+    if (d == NULL || d->fn == NULL || d->combine == NULL || !fut__job_ok(s, d->in, d->in, d->n, d->size))
+        return fut_ready_error(EINVAL);
+    fut__job_spec j = {FUT__JOB_REDUCE, (const char *)d->in, NULL, d->n, d->size, 0, d->chunk, {NULL},
+                       d->combine, d->identity, d->ctx};
+    j.fn.reduce = d->fn;
+    return fut__job_start(s, &j);
 }
 
 /* ---- task batching ----------------------------------------------------------------- */

@@ -1584,6 +1584,59 @@ FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
 
 /* ---- chaining --------------------------------------------------------------------- */
 
+/* fut__chain in four steps. The last: hands a record its input (it runs, or is queued). */
+static inline fut_future fut__chain_deliver(fut__state *c, fut_result *in)
+{
+    fut_work wl = {NULL, NULL};
+    fut__deliver(c, in, &wl);
+    fut__work_drain(&wl);
+    return fut__handle(c);
+}
+
+/* The outcome is here: it passes through, or fn runs at once (the scheduler allows it),
+ * or a record is made for it. Nothing is allocated on the first two. */
+static inline fut_future fut__chain_ready(fut_result *in, fut_sched *s, fut_fn fn, void *ctx, unsigned op,
+                                          const fut_env *env)
+{
+    if ((op == FUT__OP_THEN && in->err != 0) || (op == FUT__OP_RECOVER && in->err == 0)) {
+        fut_stats_inc(fut__stats_of(env), FUT_STAT_FAST_PATH);
+        return fut_ready_result(*in); /* passes through */
+    }
+    if (fut__may_inline(s)) {
+        fut_stats *stats = fut__stats_of(env);
+        fut_stats_inc(stats, FUT_STAT_FAST_PATH);
+        fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
+        fut_future r = fn(ctx, *in); /* scheduler skip */
+        return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_ready_error(EINVAL) : r;
+    }
+    fut__state *c = fut__state_new(op, env);
+    if (c == NULL) {
+        fut__discard(in);
+        return fut_ready_error(ENOMEM);
+    }
+    fut__rec_init(c, op, s, fn, ctx, NULL);
+    return fut__chain_deliver(c, in);
+}
+
+/* st is pending: a record is linked to it (the caller's consumer hold goes to the link).
+ * If st settles while we link, the record gets the outcome at once. */
+static inline fut_future fut__chain_pending(fut__state *st, fut_sched *s, fut_fn fn, void *ctx, unsigned op)
+{
+    fut__state *c = fut__state_new(op, st->env); /* the chain keeps the env it started with */
+    if (c == NULL) {
+        fut_future h = fut__handle(st);
+        fut_drop(&h);
+        return fut_ready_error(ENOMEM);
+    }
+    fut__rec_init(c, op, s, fn, ctx, st);
+    fut_result in;
+    if (fut__attach(st, (uintptr_t)c, &in))
+        return fut__handle(c);
+    c->up = NULL; /* settled while we linked: in holds the outcome, st was let go */
+    return fut__chain_deliver(c, &in);
+}
+
+/* then / recover / then_result: checks, then the ready or the pending way. */
 static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void *ctx, unsigned op)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT)
@@ -1593,57 +1646,23 @@ static inline fut_future fut__chain(fut_future *f, fut_sched *s, fut_fn fn, void
         return fut_ready_error(EINVAL);
     }
     fut_result in;
-    fut__state *c = NULL;
-    const fut_env *env = s->env; /* a continuation on a ready value uses its scheduler's */
-    if (fut__is_state(f->tag)) {
-        fut__state *st = fut__st(f->tag);
-        uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-        env = st->env; /* otherwise the chain keeps the env it started with */
-        fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
-        f->tag = FUT__SPENT;
-        if (!(w & FUT__SET)) {
-            c = fut__state_new(op, env);
-            if (c == NULL) {
-                f->tag = (uintptr_t)st;
-                fut_drop(f);
-                return fut_ready_error(ENOMEM);
-            }
-            fut__rec_init(c, op, s, fn, ctx, st);
-            if (fut__attach(st, (uintptr_t)c, &in))
-                return fut__handle(c);
-            c->up = NULL; /* settled while we linked: in holds the outcome */
-        } else {
-            fut__take(&in, st, w);
-        }
-    } else {
+    if (!fut__is_state(f->tag)) {
+        const fut_env *env = s->env; /* a continuation on a ready value uses its scheduler's */
         fut__ready_out(&in, f);
         f->tag = FUT__SPENT;
         fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
+        return fut__chain_ready(&in, s, fn, ctx, op, env);
     }
-    if (c == NULL) {
-        /* The fast path: the outcome is here and nothing is allocated. */
-        if ((op == FUT__OP_THEN && in.err != 0) || (op == FUT__OP_RECOVER && in.err == 0)) {
-            fut_stats_inc(fut__stats_of(env), FUT_STAT_FAST_PATH);
-            return fut_ready_result(in); /* passes through */
-        }
-        if (fut__may_inline(s)) {
-            fut_stats *stats = fut__stats_of(env);
-            fut_stats_inc(stats, FUT_STAT_FAST_PATH);
-            fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
-            fut_future r = fn(ctx, in); /* scheduler skip */
-            return r.tag == FUT__EMPTY || r.tag == FUT__SPENT ? fut_ready_error(EINVAL) : r;
-        }
-        c = fut__state_new(op, env);
-        if (c == NULL) {
-            fut__discard(&in);
-            return fut_ready_error(ENOMEM);
-        }
-        fut__rec_init(c, op, s, fn, ctx, NULL);
-    }
-    fut_work wl = {NULL, NULL};
-    fut__deliver(c, &in, &wl);
-    fut__work_drain(&wl);
-    return fut__handle(c);
+    fut__state *st = fut__st(f->tag);
+    f->tag = FUT__SPENT;
+    /* acquire: a settled outcome is read (fut__take). */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    const fut_env *env = st->env;
+    fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
+    if (!(w & FUT__SET))
+        return fut__chain_pending(st, s, fn, ctx, op);
+    fut__take(&in, st, w);
+    return fut__chain_ready(&in, s, fn, ctx, op, env);
 }
 
 /* A record that will run fn(ctx, 0) on s, its input stored and its task ready to be

@@ -83,7 +83,8 @@ static uint64_t op_map_reduce_fut(void *ctx, uint64_t iters)
     mr_ctx *c = ctx;
     uint64_t rounds = iters / MR_N ? iters / MR_N : 1, acc = 0, t0 = bench_now();
     for (uint64_t r = 0; r < rounds; r++) {
-        fut_future f = fut_reduce(&c->tp->sched, c->data, MR_N, sizeof(uint32_t), 0, sum_chunk, add, fut_u64(0), NULL);
+        fut_future f = fut_reduce(&c->tp->sched, &(fut_reduce_desc){.in = c->data, .n = MR_N,
+            .size = sizeof(uint32_t), .fn = sum_chunk, .combine = add, .identity = fut_u64(0)});
         fut_result res = fut_get(&f);
         if (res.err != 0 || res.value.u64 != c->expect)
             abort(); /* a wrong answer is not a benchmark */

@@ -47,8 +47,9 @@ typedef struct job {
 static fut_future sum_squares(void *ctx, fut_result mapped)
 {
     job *j = ctx;
-    return fut_reduce(&j->pool->sched, j->squares, (size_t)mapped.value.u64, sizeof(int64_t), 0, sum_chunk,
-                      add, fut_i64(0), NULL);
+    return fut_reduce(&j->pool->sched, &(fut_reduce_desc){.in = j->squares,
+        .n = (size_t)mapped.value.u64, .size = sizeof(int64_t), .fn = sum_chunk, .combine = add,
+        .identity = fut_i64(0)});
 }
 
 int main(void)
@@ -65,7 +66,8 @@ int main(void)
 
     /* Chunk size 0: automatic (about four chunks per worker). */
     job j = {&pool, y};
-    fut_future f = fut_map(&pool.sched, x, y, N, sizeof *x, sizeof *y, 0, square, NULL);
+    fut_future f = fut_map(&pool.sched, &(fut_map_desc){.in = x, .out = y, .n = N,
+        .in_size = sizeof *x, .out_size = sizeof *y, .fn = square});
     f = fut_then(&f, &inl, sum_squares, &j); /* map, then reduce: one future */
     fut_result r = fut_get(&f);
 

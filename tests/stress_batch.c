@@ -294,10 +294,13 @@ Test(stress_batch, map_filter_reduce_over_a_million_items_on_a_pool_equal_a_seri
         for (size_t c = 0; c < sizeof chunk_sizes / sizeof *chunk_sizes; c++) {
             size_t ch = chunk_sizes[c];
             memset(out, 0, n * sizeof *out);
-            fut_future fm = fut_map(&tp.sched, in, out, n, sizeof *in, sizeof *out, ch, map_fn, NULL);
-            fut_future fr = fut_reduce(&tp.sched, in, n, sizeof *in, ch, reduce_chunk, reduce_combine,
-                                       fut_u64(MAT_I), NULL);
-            fut_future ff = fut_filter(&tp.sched, in, kept, n, sizeof *in, ch, filter_fn, NULL);
+            fut_future fm = fut_map(&tp.sched, &(fut_map_desc){.in = in, .out = out, .n = n,
+                .in_size = sizeof *in, .out_size = sizeof *out, .chunk = ch, .fn = map_fn});
+            fut_future fr = fut_reduce(&tp.sched, &(fut_reduce_desc){.in = in, .n = n,
+                .size = sizeof *in, .chunk = ch, .fn = reduce_chunk, .combine = reduce_combine,
+                .identity = fut_u64(MAT_I)});
+            fut_future ff = fut_filter(&tp.sched, &(fut_filter_desc){.in = in, .out = kept, .n = n,
+                .size = sizeof *in, .chunk = ch, .fn = filter_fn});
             fut_result rm = fut_get(&fm), rr = fut_get(&fr), rf = fut_get(&ff);
             cr_assert_eq(rm.err, 0, "chunk %zu: map err %d", ch, rm.err);
             cr_assert_eq(rr.err, 0, "chunk %zu: reduce err %d", ch, rr.err);

@@ -1183,7 +1183,9 @@ static void check_map(int kind)
                 out[i] = INT64_MIN;
             _Atomic size_t done = 0;
             fut_future f =
-                fut_map(r.s, in, out, n, sizeof *in, sizeof *out, chunks[c], map_fn, (void *)&done);
+                fut_map(r.s, &(fut_map_desc){.in = in, .out = out, .n = n, .in_size = sizeof *in,
+                    .out_size = sizeof *out, .chunk = chunks[c], .fn = map_fn,
+                    .ctx = (void *)&done});
             if (kind == K_MANUAL && n > 0) {
                 cr_assert_eq(fut_is_ready(&f), 0, "n %zu: settled before run_all", n);
                 cr_assert_eq(atomic_load(&done), 0);
@@ -1218,7 +1220,8 @@ static void check_filter(int kind)
             int32_t *out = malloc((n + 1) * sizeof *out);
             cr_assert_not_null(out);
             _Atomic size_t done = 0;
-            fut_future f = fut_filter(r.s, in, out, n, sizeof *in, chunks[c], filter_fn, (void *)&done);
+            fut_future f = fut_filter(r.s, &(fut_filter_desc){.in = in, .out = out, .n = n,
+                .size = sizeof *in, .chunk = chunks[c], .fn = filter_fn, .ctx = (void *)&done});
             fut_result res = runner_get(&r, &f);
             cr_assert_eq(res.err, 0);
             size_t kept = 0, bad = 0;
@@ -1249,8 +1252,9 @@ static void check_reduce(int kind)
             for (size_t i = 0; i < n; i++)
                 want = mat_mul(want, mat_of(in[i]));
             _Atomic size_t done = 0;
-            fut_future f = fut_reduce(r.s, in, n, sizeof *in, chunks[c], reduce_chunk, reduce_combine,
-                                      fut_u64(MAT_I), (void *)&done);
+            fut_future f = fut_reduce(r.s, &(fut_reduce_desc){.in = in, .n = n, .size = sizeof *in,
+                .chunk = chunks[c], .fn = reduce_chunk, .combine = reduce_combine,
+                .identity = fut_u64(MAT_I), .ctx = (void *)&done});
             fut_result res = runner_get(&r, &f);
             cr_assert_eq(res.err, 0);
             cr_assert_eq(res.value.u64, want, "n %zu chunk %zu: %llx != %llx", n, chunks[c],
@@ -1277,8 +1281,9 @@ Test(fut_reduce, no_elements_give_the_identity)
 {
     fut_manual m;
     cr_assert_eq(fut_manual_init(&m, 0), 0);
-    fut_future f = fut_reduce(&m.sched, NULL, 0, sizeof(int32_t), 0, reduce_chunk, reduce_combine,
-                              fut_u64(12345), NULL);
+    fut_future f = fut_reduce(&m.sched, &(fut_reduce_desc){.in = NULL, .n = 0,
+        .size = sizeof(int32_t), .fn = reduce_chunk, .combine = reduce_combine,
+        .identity = fut_u64(12345)});
     cr_assert_eq(fut_is_ready(&f), 1, "nothing to schedule");
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
@@ -1292,11 +1297,13 @@ Test(fut_map, no_elements_settle_at_once_with_null_arrays)
 {
     fut_manual m;
     cr_assert_eq(fut_manual_init(&m, 0), 0);
-    fut_future f = fut_map(&m.sched, NULL, NULL, 0, 4, 8, 0, map_fn, NULL);
+    fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = NULL, .out = NULL, .n = 0, .in_size = 4,
+        .out_size = 8, .fn = map_fn});
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.u64, 0);
-    f = fut_filter(&m.sched, NULL, NULL, 0, 4, 0, filter_fn, NULL);
+    f = fut_filter(&m.sched, &(fut_filter_desc){.in = NULL, .out = NULL, .n = 0, .size = 4,
+        .fn = filter_fn});
     r = fut_get(&f);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.u64, 0);
@@ -1313,14 +1320,21 @@ Test(fut_map, bad_input_is_einval)
     int32_t in[4] = {1, 2, 3, 4};
     int64_t out[4] = {0};
     fut_future fs[] = {
-        fut_map(NULL, in, out, 4, 4, 8, 0, map_fn, NULL),
-        fut_map(&nosubmit, in, out, 4, 4, 8, 0, map_fn, NULL),
-        fut_map(&inl, in, out, 4, 4, 8, 0, NULL, NULL),
-        fut_map(&inl, NULL, out, 4, 4, 8, 0, map_fn, NULL),
-        fut_map(&inl, in, NULL, 4, 4, 8, 0, map_fn, NULL),
-        fut_map(&inl, in, out, 4, 0, 8, 0, map_fn, NULL),
-        fut_map(&inl, in, out, 4, 4, 0, 0, map_fn, NULL),
-        fut_map(NULL, NULL, NULL, 0, 4, 8, 0, map_fn, NULL),
+        fut_map(NULL, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 4, .out_size = 8,
+            .fn = map_fn}),
+        fut_map(&nosubmit, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 4,
+            .out_size = 8, .fn = map_fn}),
+        fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 4, .out_size = 8,
+            .fn = NULL}),
+        fut_map(&inl, &(fut_map_desc){.in = NULL, .out = out, .n = 4, .in_size = 4, .out_size = 8,
+            .fn = map_fn}),
+        fut_map(&inl, &(fut_map_desc){.in = in, .out = NULL, .n = 4, .in_size = 4, .out_size = 8,
+            .fn = map_fn}),
+        fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 0, .out_size = 8,
+            .fn = map_fn}),
+        fut_map(&inl, NULL),
+        fut_map(NULL, &(fut_map_desc){.in = NULL, .out = NULL, .n = 0, .in_size = 4, .out_size = 8,
+            .fn = map_fn}),
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++)
         cr_assert_eq(fut_get(&fs[i]).err, EINVAL, "case %zu", i);
@@ -1335,11 +1349,16 @@ Test(fut_filter, bad_input_is_einval)
     fut_inline_init(&inl);
     int32_t in[4] = {3, 2, 3, 4}, out[4] = {0};
     fut_future fs[] = {
-        fut_filter(NULL, in, out, 4, 4, 0, filter_fn, NULL),
-        fut_filter(&inl, in, out, 4, 4, 0, NULL, NULL),
-        fut_filter(&inl, NULL, out, 4, 4, 0, filter_fn, NULL),
-        fut_filter(&inl, in, NULL, 4, 4, 0, filter_fn, NULL),
-        fut_filter(&inl, in, out, 4, 0, 0, filter_fn, NULL),
+        fut_filter(NULL, &(fut_filter_desc){.in = in, .out = out, .n = 4, .size = 4,
+            .fn = filter_fn}),
+        fut_filter(&inl, &(fut_filter_desc){.in = in, .out = out, .n = 4, .size = 4, .fn = NULL}),
+        fut_filter(&inl, &(fut_filter_desc){.in = NULL, .out = out, .n = 4, .size = 4,
+            .fn = filter_fn}),
+        fut_filter(&inl, &(fut_filter_desc){.in = in, .out = NULL, .n = 4, .size = 4,
+            .fn = filter_fn}),
+        fut_filter(&inl, &(fut_filter_desc){.in = in, .out = out, .n = 4, .size = 0,
+            .fn = filter_fn}),
+        fut_filter(&inl, NULL),
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++)
         cr_assert_eq(fut_get(&fs[i]).err, EINVAL, "case %zu", i);
@@ -1352,15 +1371,56 @@ Test(fut_reduce, bad_input_is_einval)
     fut_inline_init(&inl);
     int32_t in[4] = {1, 2, 3, 4};
     fut_future fs[] = {
-        fut_reduce(NULL, in, 4, 4, 0, reduce_chunk, reduce_combine, fut_u64(MAT_I), NULL),
-        fut_reduce(&inl, in, 4, 4, 0, NULL, reduce_combine, fut_u64(MAT_I), NULL),
-        fut_reduce(&inl, in, 4, 4, 0, reduce_chunk, NULL, fut_u64(MAT_I), NULL),
-        fut_reduce(&inl, NULL, 4, 4, 0, reduce_chunk, reduce_combine, fut_u64(MAT_I), NULL),
-        fut_reduce(&inl, in, 4, 0, 0, reduce_chunk, reduce_combine, fut_u64(MAT_I), NULL),
-        fut_reduce(&inl, NULL, 0, 4, 0, reduce_chunk, NULL, fut_u64(MAT_I), NULL),
+        fut_reduce(NULL, &(fut_reduce_desc){.in = in, .n = 4, .size = 4, .fn = reduce_chunk,
+            .combine = reduce_combine, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = 4, .fn = NULL,
+            .combine = reduce_combine, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = 4, .fn = reduce_chunk,
+            .combine = NULL, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, &(fut_reduce_desc){.in = NULL, .n = 4, .size = 4, .fn = reduce_chunk,
+            .combine = reduce_combine, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = 0, .fn = reduce_chunk,
+            .combine = reduce_combine, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, &(fut_reduce_desc){.in = NULL, .n = 0, .size = 4, .fn = reduce_chunk,
+            .combine = NULL, .identity = fut_u64(MAT_I)}),
+        fut_reduce(&inl, NULL),
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++)
         cr_assert_eq(fut_get(&fs[i]).err, EINVAL, "case %zu", i);
+    cr_assert_eq(tu_live(), 0);
+}
+
+static void negate_fn(void *ctx, const void *in, void *out, size_t count)
+{
+    (void)ctx;
+    const int32_t *a = in;
+    int32_t *b = out;
+    for (size_t i = 0; i < count; i++)
+        b[i] = -a[i];
+}
+
+/* The description's zeros are defaults: out_size 0 is in_size, chunk 0 is automatic, and
+ * the call reads the description only while it runs (a compound literal is enough). */
+Test(fut_map, zero_fields_of_the_description_are_its_defaults)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 64), 0);
+    int32_t in[1000], out[1000];
+    for (int i = 0; i < 1000; i++) {
+        in[i] = i;
+        out[i] = 7;
+    }
+    fut_map_desc d = {.in = in, .out = out, .n = 1000, .in_size = sizeof *in, .fn = negate_fn};
+    fut_future f = fut_map(&m.sched, &d);
+    memset(&d, 0, sizeof d); /* no longer read */
+    cr_assert_eq(fut_manual_pending(&m), 4, "1000 elements, one worker: four chunks of 256");
+    fut_manual_run_all(&m);
+    fut_result r = fut_get(&f);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.u64, 1000);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(out[i], -i, "element %d: 4-byte outputs (out_size = in_size)", i);
+    fut_manual_destroy(&m);
     cr_assert_eq(tu_live(), 0);
 }
 
@@ -1384,7 +1444,8 @@ Test(fut_map, automatic_chunks_are_about_four_per_worker_and_never_under_the_min
         size_t n = cases[k].n;
         int32_t *in = make_input(n);
         int64_t *out = malloc(n * sizeof *out);
-        fut_future f = fut_map(&m.sched, in, out, n, sizeof *in, sizeof *out, 0, map_fn, NULL);
+        fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = n,
+            .in_size = sizeof *in, .out_size = sizeof *out, .fn = map_fn});
         size_t chunks_made = fut_manual_pending(&m);
         cr_assert(chunks_made >= cases[k].lo && chunks_made <= cases[k].hi,
                   "%u workers, n %zu: %zu chunks", cases[k].workers, n, chunks_made);
@@ -1430,7 +1491,8 @@ Test(fut_map, all_chunks_are_submitted_in_one_hand_off)
     c.m.sched.submit_many = counting_submit_many;
     int32_t *in = make_input(1000);
     int64_t out[1000];
-    fut_future f = fut_map(&c.m.sched, in, out, 1000, sizeof *in, sizeof *out, 10, map_fn, NULL);
+    fut_future f = fut_map(&c.m.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 10, .fn = map_fn});
     cr_assert_eq(fut_manual_pending(&c.m), 100);
     cr_assert_eq(c.submit_manys, 1);
     cr_assert_eq(c.submits, 0);
@@ -1447,7 +1509,8 @@ Test(fut_map, a_chunk_larger_than_the_input_gives_one_chunk)
     cr_assert_eq(fut_manual_init(&m, 0), 0);
     int32_t *in = make_input(10);
     int64_t out[10];
-    fut_future f = fut_map(&m.sched, in, out, 10, sizeof *in, sizeof *out, 11, map_fn, NULL);
+    fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = 10,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 11, .fn = map_fn});
     cr_assert_eq(fut_manual_pending(&m), 1);
     fut_manual_run_all(&m);
     cr_assert_eq(fut_get(&f).value.u64, 10);
@@ -1467,7 +1530,8 @@ Test(fut_map, a_chunk_of_size_max_gives_one_chunk)
     fut_inline_init(&inl);
     int32_t *in = make_input(10);
     int64_t out[10] = {0};
-    fut_future f = fut_map(&inl, in, out, 10, sizeof *in, sizeof *out, SIZE_MAX, map_fn, NULL);
+    fut_future f = fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 10,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = SIZE_MAX, .fn = map_fn});
     int ready = fut_is_ready(&f);
     int64_t first = out[0];
     free(in);
@@ -1488,7 +1552,9 @@ Test(fut_map, a_refusing_scheduler_settles_it_with_the_error_and_runs_no_chunk)
     for (size_t i = 0; i < 1000; i++)
         out[i] = INT64_MIN;
     _Atomic size_t done = 0;
-    fut_future f = fut_map(&m.sched, in, out, 1000, sizeof *in, sizeof *out, 100, map_fn, (void *)&done);
+    fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 100, .fn = map_fn,
+        .ctx = (void *)&done});
     cr_assert_eq(fut_is_ready(&f), 1);
     cr_assert_eq(fut_get(&f).err, ESHUTDOWN);
     cr_assert_eq(atomic_load(&done), 0);
@@ -1497,7 +1563,8 @@ Test(fut_map, a_refusing_scheduler_settles_it_with_the_error_and_runs_no_chunk)
     fut_manual_destroy(&m);
     /* Too small: a manual scheduler takes a list whole or not at all. */
     cr_assert_eq(fut_manual_init(&m, 4), 0);
-    f = fut_map(&m.sched, in, out, 1000, sizeof *in, sizeof *out, 100, map_fn, (void *)&done);
+    f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000, .in_size = sizeof *in,
+        .out_size = sizeof *out, .chunk = 100, .fn = map_fn, .ctx = (void *)&done});
     cr_assert_eq(fut_is_ready(&f), 1);
     cr_assert_eq(fut_get(&f).err, EAGAIN);
     cr_assert_eq(atomic_load(&done), 0);
@@ -1506,10 +1573,12 @@ Test(fut_map, a_refusing_scheduler_settles_it_with_the_error_and_runs_no_chunk)
     /* Reduce and filter the same way. */
     cr_assert_eq(fut_manual_init(&m, 0), 0);
     fut_manual_close(&m);
-    f = fut_reduce(&m.sched, in, 1000, sizeof *in, 100, reduce_chunk, reduce_combine, fut_u64(MAT_I), NULL);
+    f = fut_reduce(&m.sched, &(fut_reduce_desc){.in = in, .n = 1000, .size = sizeof *in,
+        .chunk = 100, .fn = reduce_chunk, .combine = reduce_combine, .identity = fut_u64(MAT_I)});
     cr_assert_eq(fut_get(&f).err, ESHUTDOWN);
     int32_t kept[1000];
-    f = fut_filter(&m.sched, in, kept, 1000, sizeof *in, 100, filter_fn, NULL);
+    f = fut_filter(&m.sched, &(fut_filter_desc){.in = in, .out = kept, .n = 1000,
+        .size = sizeof *in, .chunk = 100, .fn = filter_fn});
     cr_assert_eq(fut_get(&f).err, ESHUTDOWN);
     fut_manual_destroy(&m);
     free(in);
@@ -1522,7 +1591,8 @@ Test(fut_map, a_pool_that_takes_only_part_settles_it_with_the_error)
     cr_assert_eq(tpool_init(&tp, 2, 2), 0); /* room for 2 queued tasks */
     int32_t *in = make_input(1000);
     int64_t out[1000];
-    fut_future f = fut_map(&tp.sched, in, out, 1000, sizeof *in, sizeof *out, 10, map_fn, NULL);
+    fut_future f = fut_map(&tp.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 10, .fn = map_fn});
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, EAGAIN);
     tpool_shutdown(&tp);
@@ -1539,7 +1609,9 @@ Test(fut_map, cancel_before_the_chunks_run_settles_ecanceled_and_the_chunks_do_n
     for (size_t i = 0; i < 1000; i++)
         out[i] = INT64_MIN;
     _Atomic size_t done = 0;
-    fut_future f = fut_map(&m.sched, in, out, 1000, sizeof *in, sizeof *out, 100, map_fn, (void *)&done);
+    fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 100, .fn = map_fn,
+        .ctx = (void *)&done});
     cr_assert_eq(fut_manual_pending(&m), 10);
     cr_assert_eq(fut_cancel(&f), 0);
     cr_assert_eq(fut_is_ready(&f), 1, "a cancel settles it at once");
@@ -1562,7 +1634,9 @@ Test(fut_map, cancel_after_some_chunks_ran_stops_the_rest)
     int32_t *in = make_input(1000);
     int64_t out[1000];
     _Atomic size_t done = 0;
-    fut_future f = fut_map(&m.sched, in, out, 1000, sizeof *in, sizeof *out, 100, map_fn, (void *)&done);
+    fut_future f = fut_map(&m.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
+        .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 100, .fn = map_fn,
+        .ctx = (void *)&done});
     cr_assert_eq(fut_manual_run_one(&m), 1);
     cr_assert_eq(fut_manual_run_one(&m), 1);
     cr_assert_eq(atomic_load(&done), 200);
@@ -1581,8 +1655,9 @@ Test(fut_reduce, cancel_on_the_manual_scheduler_settles_ecanceled)
     cr_assert_eq(fut_manual_init(&m, 0), 0);
     int32_t *in = make_input(1000);
     _Atomic size_t done = 0;
-    fut_future f = fut_reduce(&m.sched, in, 1000, sizeof *in, 100, reduce_chunk, reduce_combine,
-                              fut_u64(MAT_I), (void *)&done);
+    fut_future f = fut_reduce(&m.sched, &(fut_reduce_desc){.in = in, .n = 1000, .size = sizeof *in,
+        .chunk = 100, .fn = reduce_chunk, .combine = reduce_combine, .identity = fut_u64(MAT_I),
+        .ctx = (void *)&done});
     cr_assert_eq(fut_cancel(&f), 0);
     cr_assert_eq(fut_get(&f).err, ECANCELED);
     fut_manual_run_all(&m);
@@ -1599,7 +1674,8 @@ Test(fut_map, allocation_failure_is_enomem)
     int32_t in[4] = {1, 2, 3, 4};
     int64_t out[4] = {0};
     tu_fail_next();
-    fut_future f = fut_map(&inl, in, out, 4, 4, 8, 0, map_fn, NULL);
+    fut_future f = fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 4,
+        .out_size = 8, .fn = map_fn});
     cr_assert_eq(fut_get(&f).err, ENOMEM);
     cr_assert_eq(out[0], 0);
     cr_assert_eq(tu_live(), 0);

@@ -609,11 +609,13 @@ static void scen_map_reduce(sweep *sw, const void *arg)
         sum += map_in[i];
     }
     long b = calls_now(), s0 = rs.submits;
-    fut_future m = fut_map(s, map_in, map_out, NMAP, sizeof(int), sizeof(int), 0, map_2x1, NULL);
+    fut_future m = fut_map(s, &(fut_map_desc){.in = map_in, .out = map_out, .n = NMAP,
+        .in_size = sizeof(int), .out_size = sizeof(int), .fn = map_2x1});
     int mfault = alloc_hit(sw, b) || refusal_hit(sw, &rs, s0);
     b = calls_now();
     s0 = rs.submits;
-    fut_future r = fut_reduce(s, map_in, NMAP, sizeof(int), 0, sum_chunk, sum_combine, fut_i64(0), NULL);
+    fut_future r = fut_reduce(s, &(fut_reduce_desc){.in = map_in, .n = NMAP, .size = sizeof(int),
+        .fn = sum_chunk, .combine = sum_combine, .identity = fut_i64(0)});
     int rfault = alloc_hit(sw, b) || refusal_hit(sw, &rs, s0);
     rs_drain(&rs);
     if (where == ON_TPOOL) {
@@ -2047,22 +2049,37 @@ Test(bad_input, fut_map_filter_reduce_bad_arguments_are_einval)
     fut_sched inl, zero = {0};
     fut_inline_init(&inl);
     int in[4] = {1, 2, 3, 4}, out[4];
-    fut_future g[14];
+    fut_future g[16];
     int n = 0;
-    g[n++] = fut_map(NULL, in, out, 4, sizeof(int), sizeof(int), 0, map_2x1, NULL);
-    g[n++] = fut_map(&zero, in, out, 4, sizeof(int), sizeof(int), 0, map_2x1, NULL);
-    g[n++] = fut_map(&inl, in, out, 4, sizeof(int), sizeof(int), 0, NULL, NULL);
-    g[n++] = fut_map(&inl, NULL, out, 4, sizeof(int), sizeof(int), 0, map_2x1, NULL);
-    g[n++] = fut_map(&inl, in, NULL, 4, sizeof(int), sizeof(int), 0, map_2x1, NULL);
-    g[n++] = fut_map(&inl, in, out, 4, 0, sizeof(int), 0, map_2x1, NULL);
-    g[n++] = fut_map(&inl, in, out, 4, sizeof(int), 0, 0, map_2x1, NULL);
-    g[n++] = fut_filter(&inl, in, out, 4, 0, 0, keep_odd, NULL);
-    g[n++] = fut_filter(&inl, NULL, out, 4, sizeof(int), 0, keep_odd, NULL);
-    g[n++] = fut_filter(&inl, in, out, 4, sizeof(int), 0, NULL, NULL);
-    g[n++] = fut_reduce(&inl, in, 4, sizeof(int), 0, sum_chunk, NULL, fut_i64(0), NULL);
-    g[n++] = fut_reduce(&inl, in, 4, sizeof(int), 0, NULL, sum_combine, fut_i64(0), NULL);
-    g[n++] = fut_reduce(&inl, in, 4, 0, 0, sum_chunk, sum_combine, fut_i64(0), NULL);
-    g[n++] = fut_reduce(NULL, in, 4, sizeof(int), 0, sum_chunk, sum_combine, fut_i64(0), NULL);
+    g[n++] = fut_map(NULL, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = sizeof(int),
+        .out_size = sizeof(int), .fn = map_2x1});
+    g[n++] = fut_map(&zero, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = sizeof(int),
+        .out_size = sizeof(int), .fn = map_2x1});
+    g[n++] = fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = sizeof(int),
+        .out_size = sizeof(int), .fn = NULL});
+    g[n++] = fut_map(&inl, &(fut_map_desc){.in = NULL, .out = out, .n = 4, .in_size = sizeof(int),
+        .out_size = sizeof(int), .fn = map_2x1});
+    g[n++] = fut_map(&inl, &(fut_map_desc){.in = in, .out = NULL, .n = 4, .in_size = sizeof(int),
+        .out_size = sizeof(int), .fn = map_2x1});
+    g[n++] = fut_map(&inl, &(fut_map_desc){.in = in, .out = out, .n = 4, .in_size = 0,
+        .out_size = sizeof(int), .fn = map_2x1});
+    g[n++] = fut_map(&inl, NULL);
+    g[n++] = fut_filter(&inl, NULL);
+    g[n++] = fut_reduce(&inl, NULL);
+    g[n++] = fut_filter(&inl, &(fut_filter_desc){.in = in, .out = out, .n = 4, .size = 0,
+        .fn = keep_odd});
+    g[n++] = fut_filter(&inl, &(fut_filter_desc){.in = NULL, .out = out, .n = 4,
+        .size = sizeof(int), .fn = keep_odd});
+    g[n++] = fut_filter(&inl, &(fut_filter_desc){.in = in, .out = out, .n = 4, .size = sizeof(int),
+        .fn = NULL});
+    g[n++] = fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = sizeof(int),
+        .fn = sum_chunk, .combine = NULL, .identity = fut_i64(0)});
+    g[n++] = fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = sizeof(int), .fn = NULL,
+        .combine = sum_combine, .identity = fut_i64(0)});
+    g[n++] = fut_reduce(&inl, &(fut_reduce_desc){.in = in, .n = 4, .size = 0, .fn = sum_chunk,
+        .combine = sum_combine, .identity = fut_i64(0)});
+    g[n++] = fut_reduce(NULL, &(fut_reduce_desc){.in = in, .n = 4, .size = sizeof(int),
+        .fn = sum_chunk, .combine = sum_combine, .identity = fut_i64(0)});
     for (int i = 0; i < n; i++)
         cr_assert_eq(fut_get(&g[i]).err, EINVAL, "case %d", i);
     cr_assert_eq(tu_live(), 0);
@@ -2072,15 +2089,18 @@ Test(bad_input, fut_map_filter_reduce_zero_count_needs_no_arrays)
 {
     fut_sched inl;
     fut_inline_init(&inl);
-    fut_future m = fut_map(&inl, NULL, NULL, 0, sizeof(int), sizeof(int), 0, map_2x1, NULL);
+    fut_future m = fut_map(&inl, &(fut_map_desc){.in = NULL, .out = NULL, .n = 0,
+        .in_size = sizeof(int), .out_size = sizeof(int), .fn = map_2x1});
     fut_result r = fut_get(&m);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.u64, 0);
-    fut_future f = fut_filter(&inl, NULL, NULL, 0, sizeof(int), 0, keep_odd, NULL);
+    fut_future f = fut_filter(&inl, &(fut_filter_desc){.in = NULL, .out = NULL, .n = 0,
+        .size = sizeof(int), .fn = keep_odd});
     r = fut_get(&f);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.u64, 0);
-    fut_future s = fut_reduce(&inl, NULL, 0, sizeof(int), 0, sum_chunk, sum_combine, fut_i64(-9), NULL);
+    fut_future s = fut_reduce(&inl, &(fut_reduce_desc){.in = NULL, .n = 0, .size = sizeof(int),
+        .fn = sum_chunk, .combine = sum_combine, .identity = fut_i64(-9)});
     r = fut_get(&s);
     cr_assert_eq(r.err, 0);
     cr_assert_eq(r.value.i64, -9, "identity");
