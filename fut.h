@@ -685,11 +685,12 @@ static inline void fut__copy(fut_result *dst, const fut_result *src)
     dst->err = e;
 }
 
-/* Destroys an outcome nobody will take. */
+/* Destroys an outcome nobody will take, where it cannot be cleared (a settled state's
+ * fields, or a delivery's const outcome): fut_result_drop on a copy. */
 static inline void fut__discard(const fut_result *o)
 {
-    if (o->err == 0 && o->dtor != NULL)
-        o->dtor(o->value.ptr);
+    fut_result r = *o;
+    fut_result_drop(&r);
 }
 
 
