@@ -2628,3 +2628,165 @@ Test(fut_pipeline, ten_thousand_items_on_inline_stages_finish_with_a_bounded_sta
     cr_assert_eq(lr.destroy_rc, 0);
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- depth: nested combinators on a small stack ------------------------------------ */
+
+/* A million levels of combinators settle, fail and cancel on a 256 KiB thread stack, and
+ * the nested result blocks are destroyed, without recursion per level (deliveries go on
+ * the settling thread's work list, a walk's node cancels too, block destructors loop).
+ * Sanitizers make each level several times bigger: 100,000 levels there, the same
+ * assertions (at 908b207 1,000 levels crashed). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NEST_SANITIZED 1
+#endif
+#endif
+#ifdef NEST_SANITIZED
+enum { NEST = 100000 };
+#else
+enum { NEST = 1000000 };
+#endif
+
+enum { NEST_ALL, NEST_ANY, NEST_MIXED };
+enum { NEST_SETTLE, NEST_FAIL, NEST_CANCEL };
+
+typedef struct nest_job {
+    int shape, end;
+    fut_result out;
+    int cancel_rc;
+    long head_cancelled, side_cancelled, sides, value_errors;
+    _Atomic long ran;
+} nest_job;
+
+static fut_future nest_pass(void *ctx, fut_result r)
+{
+    atomic_fetch_add_explicit(&((nest_job *)ctx)->ran, 1, memory_order_relaxed);
+    return fut_ready_result(r); /* the value goes on with its destructor */
+}
+
+/* Walks the nest's result down, level by level, checking each (iteratively). */
+static long nest_check_values(nest_job *j, const fut_result *outer)
+{
+    long bad = 0;
+    const fut_result *r = outer;
+    for (long i = NEST - 1; i >= 0; i--) {
+        int shape = j->shape == NEST_MIXED ? (int)(i % 3) : j->shape;
+        if (shape == 2)
+            continue; /* a fut_then: the same value */
+        if (r->err != 0 || r->value.ptr == NULL)
+            return bad + 1;
+        if (shape == NEST_ALL) {
+            const fut_result *items = r->value.ptr;
+            bad += items[1].err != 0 || items[1].value.i64 != i;
+            r = &items[0];
+        } else {
+            const fut_any *a = r->value.ptr;
+            bad += a->index != 0;
+            r = &a->result;
+        }
+    }
+    return bad + (r->err != 0 || r->value.i64 != -7);
+}
+
+static void *nest_main(void *arg)
+{
+    nest_job *j = arg;
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_promise head;
+    fut_future acc;
+    if (fut_promise_new(&head, &acc) != 0)
+        return NULL;
+    fut_promise *side = malloc(sizeof *side * NEST);
+    if (side == NULL)
+        return NULL;
+    j->sides = 0;
+    for (long i = 0; i < NEST; i++) {
+        int shape = j->shape == NEST_MIXED ? (int)(i % 3) : j->shape;
+        if (shape == NEST_ALL) {
+            fut_future two[2] = {acc, fut_ready_error(EINVAL)};
+            if (fut_promise_new(&side[j->sides], &two[1]) != 0)
+                return NULL;
+            j->sides++;
+            acc = fut_when_all(two, 2);
+        } else if (shape == NEST_ANY) {
+            acc = fut_when_any_ok(&acc, 1);
+        } else {
+            acc = fut_then(&acc, &inl, nest_pass, j);
+        }
+    }
+    if (j->end == NEST_CANCEL) {
+        j->cancel_rc = fut_cancel(&acc);
+        j->head_cancelled = fut_promise_cancelled(&head);
+        for (long i = 0; i < j->sides; i++)
+            j->side_cancelled += fut_promise_cancelled(&side[i]);
+    } else {
+        /* Side inputs first, in level order: level i's when_all gets value i. */
+        for (long i = 0, k = 0; i < NEST; i++) {
+            int shape = j->shape == NEST_MIXED ? (int)(i % 3) : j->shape;
+            if (shape == NEST_ALL)
+                (void)fut_promise_set(&side[k++], fut_i64(i));
+        }
+        if (j->end == NEST_FAIL)
+            (void)fut_promise_set_error(&head, EIO);
+        else
+            (void)fut_promise_set(&head, fut_i64(-7));
+    }
+    for (long i = 0; i < j->sides; i++)
+        fut_promise_drop(&side[i]); /* settled ones are spent: ignored */
+    fut_promise_drop(&head);
+    j->out = fut_get(&acc);
+    if (j->end == NEST_SETTLE)
+        j->value_errors = nest_check_values(j, &j->out);
+    fut_result_drop(&j->out); /* a million nested blocks, destroyed in a loop */
+    free(side);
+    return NULL;
+}
+
+static void nest_run(nest_job *j)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    j->out = fut_error(-1);
+    j->cancel_rc = -1;
+    j->value_errors = -1;
+    cr_assert_eq(pthread_attr_init(&a), 0);
+    cr_assert_eq(pthread_attr_setstacksize(&a, 256 * 1024), 0);
+    cr_assert_eq(pthread_create(&t, &a, nest_main, j), 0);
+    pthread_attr_destroy(&a);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+static void nest_expect(int shape, int end)
+{
+    nest_job j = {.shape = shape, .end = end};
+    nest_run(&j);
+    long thens = shape == NEST_MIXED ? NEST / 3 : 0;
+    if (end == NEST_SETTLE) {
+        cr_assert_eq(j.out.err, 0);
+        cr_assert_eq(j.value_errors, 0, "every level's value, exactly");
+        cr_assert_eq(atomic_load(&j.ran), thens, "every then ran once");
+    } else if (end == NEST_FAIL) {
+        cr_assert_eq(j.out.err, EIO, "the innermost error reaches the top");
+        cr_assert_eq(atomic_load(&j.ran), 0, "no then runs on an error");
+    } else {
+        cr_assert_eq(j.cancel_rc, 0);
+        cr_assert_eq(j.out.err, ECANCELED);
+        cr_assert_eq(j.head_cancelled, 1, "the cancel reached the innermost promise");
+        cr_assert_eq(j.side_cancelled, j.sides, "and every side input");
+        cr_assert_eq(atomic_load(&j.ran), 0);
+    }
+    cr_assert_eq(tu_live(), 0, "every state and block freed");
+}
+
+Test(depth, a_million_nested_when_alls_settle_on_a_small_stack) { nest_expect(NEST_ALL, NEST_SETTLE); }
+Test(depth, a_million_nested_when_alls_fail_on_a_small_stack) { nest_expect(NEST_ALL, NEST_FAIL); }
+Test(depth, a_million_nested_when_alls_cancel_on_a_small_stack) { nest_expect(NEST_ALL, NEST_CANCEL); }
+Test(depth, a_million_nested_when_any_oks_settle_on_a_small_stack) { nest_expect(NEST_ANY, NEST_SETTLE); }
+Test(depth, a_million_nested_when_any_oks_fail_on_a_small_stack) { nest_expect(NEST_ANY, NEST_FAIL); }
+Test(depth, a_million_nested_when_any_oks_cancel_on_a_small_stack) { nest_expect(NEST_ANY, NEST_CANCEL); }
+Test(depth, a_million_mixed_combinators_and_thens_settle_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_SETTLE); }
+Test(depth, a_million_mixed_combinators_and_thens_fail_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_FAIL); }
+Test(depth, a_million_mixed_combinators_and_thens_cancel_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_CANCEL); }
