@@ -378,7 +378,10 @@ static inline fut_future fut_move(fut_future *f);
 
 /* Settle exactly once; each consumes p. Return 0; ECANCELED if the consumer cancelled
  * first (not delivered: the value stays yours, nothing is destroyed); EALREADY if p was
- * already settled or dropped; EINVAL for a NULL or empty p. */
+ * already settled or dropped - also through a stale copy of the handle, while the future
+ * is still held (once both ends have let go, a copy points at freed memory); EINVAL for a
+ * NULL or empty p. With FUT_NO_FUTEX a stale copy used while a waiter is being woken is
+ * not caught. */
 static inline int fut_promise_set(fut_promise *p, fut_value v);
 static inline int fut_promise_set_ptr(fut_promise *p, void *ptr, fut_dtor dtor);
 static inline int fut_promise_set_error(fut_promise *p, int err); /* err 0 is EINVAL */
@@ -1290,7 +1293,8 @@ static inline void fut__hand_on(uintptr_t d, const fut_result *o, fut_work *wl)
 
 /* The producer settles st with o: the one settle path of promises, records, split
  * outputs and extensions. Returns 1 if it won; 0 if a cancel came first - then o is left
- * to the caller. The producer's hold is let go either way, unless keep is set (an
+ * to the caller; 2 (promises only) if st was settled through another copy of the handle,
+ * whose producer hold is gone, so this call lets nothing go. The producer's hold is let go either way, unless keep is set (an
  * extension whose node lives in st lets go later with fut__release_prod). */
 static inline int fut__settle_ex(fut__state *st, const fut_result *o, fut_work *wl, int keep)
 {
@@ -1305,8 +1309,11 @@ static inline int fut__settle_ex(fut__state *st, const fut_result *o, fut_work *
     uintptr_t d;
     for (;;) {
         if (w & FUT__SET) {
-            if (!keep)
-                fut__release_prod(st); /* a cancel won; it never reads the fields */
+            if (keep)
+                return 0;
+            if (!(w & FUT__PROD))
+                return 2; /* a stale copy of a used handle: the hold is gone already */
+            fut__release_prod(st); /* a cancel won; it never reads the fields */
             return 0;
         }
         d = (w & FUT__LINK) ? st->consumer : 0;
@@ -2144,8 +2151,9 @@ static inline int fut__promise_settle(fut_promise *p, fut_value v, fut_dtor dtor
     fut_result o;
     o = fut__res(v, dtor, err);
     fut_work wl = {NULL, NULL};
-    if (!fut__settle(st, &o, &wl))
-        return ECANCELED; /* the value stays the caller's */
+    int won = fut__settle(st, &o, &wl);
+    if (won != 1) /* the value stays the caller's */
+        return won == 0 ? ECANCELED : EALREADY;
     fut__work_drain(&wl);
     return 0;
 }

@@ -3283,6 +3283,44 @@ Test(fut_trampoline, a_million_continuations_refused_by_a_closed_scheduler_settl
     cr_assert_eq(tu_live(), 0);
 }
 
+/* ---- stale handles ----------------------------------------------------------------- */
+
+/* Settle-once holds even through a copy of the handle taken before it was used: the
+ * copy gets EALREADY (not ECANCELED), and the outcome stays the first one. */
+Test(fut_promise_set, a_stale_copy_of_a_settled_promise_gets_ealready_and_changes_nothing)
+{
+    for (int first = 0; first < 3; first++) {
+        fut_promise p, copy;
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&p, &f), 0);
+        copy = p;
+        int rc;
+        if (first == 0) {
+            rc = fut_promise_set(&p, fut_i64(1));
+        } else if (first == 1) {
+            cr_assert_eq(fut_cancel(&f), 0);
+            rc = fut_promise_set(&p, fut_i64(1));
+            cr_assert_eq(rc, ECANCELED, "a real cancel still says ECANCELED");
+            rc = 0;
+        } else {
+            fut_promise_drop(&p);
+            rc = 0;
+        }
+        cr_assert_eq(rc, 0);
+        fut_promise second = copy;
+        cr_assert_eq(fut_promise_set(&copy, fut_i64(2)), EALREADY, "case %d", first);
+        cr_assert_eq(fut_promise_set_error(&second, EIO), EALREADY, "case %d", first);
+        fut_result r = fut_get(&f);
+        if (first == 0) {
+            cr_assert_eq(r.err, 0);
+            cr_assert_eq(r.value.i64, 1, "the first value stays");
+        } else {
+            cr_assert_eq(r.err, first == 1 ? ECANCELED : FUT_EBROKEN);
+        }
+    }
+    cr_assert_eq(tu_live(), 0);
+}
+
 /* ---- fut_move, fut_strerror, fut_spawn_task ---------------------------------------- */
 
 Test(fut_move, moves_the_handle_and_leaves_the_source_spent)
