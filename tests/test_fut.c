@@ -5,7 +5,18 @@
 #include "testutil.h"
 #include "fut.h"
 
+/* Built twice: test_fut (an own FUT_MALLOC turns the state cache off) and test_fut_cache
+ * (-DFUT_STATE_CACHE=16, the default configuration's cache). There, states this thread
+ * keeps for reuse are not leaks: tu_live flushes them first (other threads' caches are
+ * freed when those threads exit), and tu_fail_next flushes so that the next state is a
+ * malloc that can fail. */
+#ifndef FUT_TEST_CACHE
 _Static_assert(FUT_STATE_CACHE == 0, "an own FUT_MALLOC (testutil.h) turns the state cache off");
+#else
+_Static_assert(FUT_STATE_CACHE == 16, "test_fut_cache runs with the cache on");
+#define tu_live() (fut_cache_flush(), tu_live())
+#define tu_fail_next() (fut_cache_flush(), tu_fail_next()) /* the next state comes from malloc */
+#endif
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
