@@ -477,8 +477,7 @@ FUT__DEF int fut_cancel(const fut_future *f);
  *   fut_work   the settling thread's pending continuations. Pass on the one your
  *              callback got; outside a callback, fut_work_init one, pass it, then
  *              fut_work_run it (or pass NULL: the call then runs its own). This is what
- *              keeps a million nested combinators off the stack: a delivery queues
- *              the input's fn there instead of calling it (tests/test_batch.c depth).
+ *              keeps a thousand nested combinators off the stack.
  *
  * Lifetime rule: your object must stay alive while fut may still call into it. Count it
  * as most nodes do: one for each input (fn's run, the last thing fn does is count
@@ -632,11 +631,10 @@ typedef struct fut__hub {
     FUT__FLEX(fut__state *out[]);
 } fut__hub;
 
-/* The inline work list of one settle: records ready to run on this thread, and inputs
- * of combinators whose outcome arrived. Draining it in a loop, instead of recursing, is
- * what keeps long chains and nested combinators off the stack. */
+/* The inline work list of one settle: records ready to run on this thread. Draining it
+ * in a loop, instead of recursing, is what keeps long chains off the stack. */
 struct fut_work {
-    fut_task *head, *tail; /* private: a record's task, or an input's (run: the mark) */
+    fut__state *head, *tail; /* private */
 };
 
 /* FUT__COLD and FUT__NOINLINE come from stats.h. */
@@ -716,8 +714,6 @@ struct fut_input {
     _Atomic(uint32_t) st;     /* FUT__IN_* */
     fut__state *up;          /* the input's state while linked */
     fut_input_fn fn;
-    fut_task task;           /* on the delivering thread's work list (run: the mark) */
-    fut_result got;          /* the outcome fn gets when the work list reaches it */
 };
 
 /* ---- ready futures and results ---------------------------------------------------- */
@@ -1156,60 +1152,29 @@ FUT__DEF int fut__park(fut__state *st, uint64_t deadline_ns)
 
 /* ---- the run list ----------------------------------------------------------------- */
 
-static inline void fut__work_add(fut_work *wl, fut_task *t)
-{
-    t->next = NULL;
-    if (wl->tail != NULL)
-        wl->tail->next = t;
-    else
-        wl->head = t;
-    wl->tail = t;
-}
-
-/* A record: its task's run is cleared (memory reused from an input could hold the mark). */
 static inline void fut_work_push(fut_work *wl, fut__state *c)
 {
-    c->task.run = NULL;
-    fut__work_add(wl, &c->task);
+    c->task.next = NULL;
+    if (wl->tail != NULL)
+        wl->tail->task.next = &c->task;
+    else
+        wl->head = c;
+    wl->tail = c;
 }
-
-/* The mark of an input on a work list (defined once: one address in every file). As a
- * task it runs the input's fn on a work list of its own. */
-FUT__DEF void fut__work_input(fut_task *t, int err);
-/* The mark of a node whose cancel a walk reached; fut__work_node_run runs its
- * ops->cancel on the same work list and lets go of the walk's hold. */
-FUT__DEF void fut__work_node(fut_task *t, int err);
-FUT__DEF void fut__work_node_run(fut__state *c, fut_work *wl);
 
 static inline void fut__rec_run(fut__state *c, fut_work *wl);
 
 static inline void fut__work_drain(fut_work *wl)
 {
-    fut_task *t;
-    while ((t = wl->head) != NULL) {
-        wl->head = t->next; /* read first: running t may free it */
+    fut__state *c;
+    while ((c = wl->head) != NULL) {
+        fut_task *next = c->task.next; /* read first: running c may free it */
+        wl->head = next != NULL ? FUT_CONTAINER_OF(next, fut__state, task) : NULL;
         if (wl->head == NULL)
             wl->tail = NULL;
-        if (t->run == fut__work_input) {
-            fut_input *in = FUT_CONTAINER_OF(t, fut_input, task);
-            in->fn(in, in->got, wl); /* fn owns got; after fn nothing touches in */
-        } else if (t->run == fut__work_node) {
-            fut__work_node_run(FUT_CONTAINER_OF(t, fut__state, task), wl);
-        } else {
-            fut__rec_run(FUT_CONTAINER_OF(t, fut__state, task), wl);
-        }
+        fut__rec_run(c, wl);
     }
 }
-
-#if FUT__IMPL
-FUT__DEF void fut__work_input(fut_task *t, int err)
-{
-    (void)err;
-    fut_work wl = {NULL, NULL};
-    fut__work_add(&wl, t);
-    fut__work_drain(&wl);
-}
-#endif
 
 /* ---- settling --------------------------------------------------------------------- */
 
@@ -1411,7 +1376,7 @@ static inline void fut__node_cancelled(fut__state *c);
  * unlinked. If held is 0, c belongs to the caller's handle; states reached by the walk
  * are held by the walk (it took over their link) and let go here. A node (a combinator)
  * cancels its own inputs through its ops (fut_input_cancel, which walks on). */
-static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
+static void fut__cancel_up(fut__state *c, uint32_t w, int held)
 {
     for (;;) {
         fut__state *next = NULL;
@@ -1423,14 +1388,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
         } else if (c->op == FUT__OP_EXT) {
-            if (held && wl != NULL) {
-                /* A node reached by the walk: its ops->cancel runs when wl gets to it,
-                 * with our hold on it, so nested nodes do not recurse. */
-                c->task.run = fut__work_node;
-                fut__work_add(wl, &c->task);
-                return;
-            }
-            fut__node_cancelled(c);
+            fut__node_cancelled(c); /* recursion per level of nodes */
         } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
             if (fut__cancel_cas(a, FUT__LINK, &nw)) {
@@ -1456,7 +1414,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
  * of it. Returns 1 if it cancelled a (no delivery will come), 0 if a had settled first
  * (its outcome is being delivered, and the delivery, finding the input cancelled, drops
  * it). */
-FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl)
+FUT__DEF int fut__cancel_input(fut__state *a)
 {
     uint32_t aw;
     if (!fut__cancel_cas(a, FUT__LINK, &aw)) {
@@ -1464,7 +1422,7 @@ FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl)
         return 0;
     }
     fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(a, aw, 1, wl);
+    fut__cancel_up(a, aw, 1);
     return 1;
 }
 
@@ -1477,7 +1435,7 @@ static inline int fut__cancel_state(fut__state *st)
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
     fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(st, w, 0, NULL);
+    fut__cancel_up(st, w, 0);
     return 0;
 }
 #endif /* FUT__IMPL */
@@ -1517,7 +1475,7 @@ static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
 
 FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
 FUT__DEF void fut__hub_run(fut__state *hub, fut_work *wl);
-FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl);
+FUT__DEF int fut__cancel_input(fut__state *a);
 
 /* Finishes record c with the future r its continuation returned. */
 static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work *wl)
@@ -1626,7 +1584,7 @@ FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
                                                   memory_order_acq_rel, memory_order_relaxed)) {
     }
     if (w & FUT__SET)
-        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0, NULL); /* cancelled while BUSY: walk it */
+        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0); /* cancelled while BUSY: walk it */
     if (w & FUT__RERUN)
         fut_work_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
@@ -1920,23 +1878,6 @@ static inline void fut__node_cancelled(fut__state *c)
         fut__work_drain(&wl);
     }
 }
-
-/* A walk reached node c (and holds it, as the consumer it took over from a link). */
-FUT__DEF void fut__work_node_run(fut__state *c, fut_work *wl)
-{
-    const fut_node_ops *ops = c->cb.ops;
-    if (ops->cancel != NULL)
-        ops->cancel((fut_node *)(void *)c, wl);
-    fut__release_cons(c, 0);
-}
-
-FUT__DEF void fut__work_node(fut_task *t, int err)
-{
-    (void)err;
-    fut_work wl = {NULL, NULL};
-    fut__work_node_run(FUT_CONTAINER_OF(t, fut__state, task), &wl);
-    fut__work_drain(&wl);
-}
 #endif /* FUT__IMPL */
 
 /* An input's states. IDLE -> LINKED (attach) -> DONE (a delivery) or CANCELLED (a
@@ -1952,15 +1893,6 @@ static inline void fut__input_cancelled_fn(fut_input *in, fut_work *wl)
     in->fn(in, fut__res(fut_u64(0), NULL, ECANCELED), wl);
 }
 
-/* fn gets r when wl reaches in: a delivery never calls fn from inside a settle, so a
- * settle that fn makes (a nested combinator's) does not recurse. */
-static inline void fut__input_later(fut_input *in, fut_result r, fut_work *wl)
-{
-    in->got = r;
-    in->task.run = fut__work_input;
-    fut__work_add(wl, &in->task);
-}
-
 /* The settler of in's future hands over the outcome (and the link's hold on it). */
 static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_work *wl)
 {
@@ -1972,7 +1904,7 @@ static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_wor
             /* Claimed by a canceller after the input settled: it let go of the input's
              * state and left fn to us. */
             fut__discard(o);
-            fut__input_later(in, fut__res(fut_u64(0), NULL, ECANCELED), wl);
+            fut__input_cancelled_fn(in, wl);
             return;
         }
         /* acq_rel: decides against a canceller (LINKED), a cancel request or the
@@ -1983,9 +1915,8 @@ static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_wor
     }
     fut__state *up = in->up; /* published by the link's release CAS, which we acquired */
     in->up = NULL;
-    fut_result r = *o; /* before the let-go: o may live in up */
     fut__let_go(up); /* we won: the link's hold on the input is ours to let go */
-    fut__input_later(in, r, wl);
+    in->fn(in, *o, wl);
 }
 
 static inline void fut_input_init(fut_input *in, fut_input_fn fn)
@@ -2051,7 +1982,7 @@ static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w)
             if (ex == FUT__IN_CANCEL_REQ &&
                 atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_CANCELLED, memory_order_acq_rel,
                                                         memory_order_acquire) &&
-                fut__cancel_input(a, wl))
+                fut__cancel_input(a))
                 fut__input_cancelled_fn(in, wl); /* no delivery will come */
             goto out;
         }
@@ -2090,12 +2021,13 @@ FUT__DEF int fut_input_cancel(fut_input *in, fut_work *w)
             break;
         }
     }
-    fut_work local = {NULL, NULL};
-    fut_work *wl = w != NULL ? w : &local;
-    if (fut__cancel_input(in->up, wl)) /* LINKED: the link's hold is ours now */
+    if (fut__cancel_input(in->up)) { /* LINKED: the link's hold is ours now */
+        fut_work local = {NULL, NULL};
+        fut_work *wl = w != NULL ? w : &local;
         fut__input_cancelled_fn(in, wl);
-    if (wl == &local)
-        fut__work_drain(&local);
+        if (wl == &local)
+            fut__work_drain(&local);
+    }
     return 0;
 }
 #endif /* FUT__IMPL */
