@@ -243,6 +243,7 @@ enum { FUT__BLOCK_RESULTS, FUT__BLOCK_ANY };
 typedef struct fut__block {
     size_t n;
     unsigned kind;
+    struct fut__block *next; /* while destroyed: the next block to destroy */
     FUT__FLEX(FUT__ALIGNAS(16) unsigned char items[]);
 } fut__block;
 
@@ -268,17 +269,30 @@ FUT__DEF void fut_results_free(void *block)
         FUT_FREE(fut__block_of(block));
 }
 
-/* The destructor of a block handed out: its values' destructors, then the block. */
-static inline void fut__block_drop(void *block)
+/* The destructor of a block handed out: its values' destructors, then the block. A
+ * block nested in a block (a when_all of when_alls, a million deep) is destroyed in the
+ * same loop, not by recursion: its header links it to the blocks still to do. */
+static void fut__block_drop(void *block)
 {
-    fut__block *b = fut__block_of(block);
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->kind == FUT__BLOCK_RESULTS)
-            fut_result_drop(&((fut_result *)block)[i]);
-        else
-            fut_result_drop(&((fut_any *)block)[i].result);
+    fut__block *todo = fut__block_of(block);
+    todo->next = NULL;
+    while (todo != NULL) {
+        fut__block *b = todo;
+        todo = b->next;
+        for (size_t i = 0; i < b->n; i++) {
+            fut_result *r = b->kind == FUT__BLOCK_RESULTS ? &((fut_result *)(void *)b->items)[i]
+                                                         : &((fut_any *)(void *)b->items)[i].result;
+            if (r->err == 0 && r->dtor == fut__block_drop && r->value.ptr != NULL) {
+                fut__block *inner = fut__block_of(r->value.ptr);
+                r->dtor = NULL;
+                inner->next = todo;
+                todo = inner;
+            } else {
+                fut_result_drop(r);
+            }
+        }
+        FUT_FREE(b);
     }
-    FUT_FREE(b);
 }
 
 /* ---- the join node ------------------------------------------------------------------ */

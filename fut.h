@@ -279,7 +279,11 @@ struct fut_task {
  * behind it, and sets *err. The caller never walks the accepted prefix again: those
  * tasks may already be running. may_inline (optional) says whether a ready task may run
  * right now on the calling thread ("scheduler skip"). workers is how many tasks it runs
- * at once (a hint for batch.h; 0 if unknown). */
+ * at once (a hint for batch.h; 0 if unknown). submit may run the task (or give it back)
+ * before it returns: a continuation run so inside fut's own submit is queued on the
+ * submitting thread's work list and runs right after the submit returns, so a chain on
+ * such a scheduler stays as flat as one on the inline scheduler (tests/test_fut.c
+ * fut_trampoline). */
 typedef struct fut_env fut_env;
 typedef struct fut_sched fut_sched;
 struct fut_sched {
@@ -476,10 +480,9 @@ FUT__DEF int fut_cancel(const fut_future *f);
  *              never touches the input again.
  *   fut_work   the settling thread's pending continuations. Pass on the one your
  *              callback got; outside a callback, fut_work_init one, pass it, then
- *              fut_work_run it (or pass NULL: the call then runs its own). It keeps
- *              chains of records off the stack; a delivery to an input still calls fn
- *              from inside the settle, so nested combinators recurse once per level
- *              (about 1,000 levels fit in 256 KiB; see issue 15).
+ *              fut_work_run it (or pass NULL: the call then runs its own). This is what
+ *              keeps a million nested combinators off the stack: a delivery queues
+ *              the input's fn there instead of calling it (tests/test_batch.c depth).
  *
  * Lifetime rule: your object must stay alive while fut may still call into it. Count it
  * as most nodes do: one for each input (fn's run, the last thing fn does is count
@@ -633,10 +636,11 @@ typedef struct fut__hub {
     FUT__FLEX(fut__state *out[]);
 } fut__hub;
 
-/* The inline work list of one settle: records ready to run on this thread. Draining it
- * in a loop, instead of recursing, is what keeps long chains off the stack. */
+/* The inline work list of one settle: records ready to run on this thread, and inputs
+ * of combinators whose outcome arrived. Draining it in a loop, instead of recursing, is
+ * what keeps long chains and nested combinators off the stack. */
 struct fut_work {
-    fut__state *head, *tail; /* private */
+    fut_task *head, *tail; /* private: a record's task, or an input's (run: the mark) */
 };
 
 /* FUT__COLD and FUT__NOINLINE come from stats.h. */
@@ -716,6 +720,8 @@ struct fut_input {
     _Atomic(uint32_t) st;     /* FUT__IN_* */
     fut__state *up;          /* the input's state while linked */
     fut_input_fn fn;
+    fut_task task;           /* on the delivering thread's work list (run: the mark) */
+    fut_result got;          /* the outcome fn gets when the work list reaches it */
 };
 
 /* ---- ready futures and results ---------------------------------------------------- */
@@ -1154,29 +1160,67 @@ FUT__DEF int fut__park(fut__state *st, uint64_t deadline_ns)
 
 /* ---- the run list ----------------------------------------------------------------- */
 
+static inline void fut__work_add(fut_work *wl, fut_task *t)
+{
+    t->next = NULL;
+    if (wl->tail != NULL)
+        wl->tail->next = t;
+    else
+        wl->head = t;
+    wl->tail = t;
+}
+
+/* A record: its task's run is cleared (memory reused from an input could hold the mark). */
 static inline void fut_work_push(fut_work *wl, fut__state *c)
 {
-    c->task.next = NULL;
-    if (wl->tail != NULL)
-        wl->tail->task.next = &c->task;
-    else
-        wl->head = c;
-    wl->tail = c;
+    c->task.run = NULL;
+    fut__work_add(wl, &c->task);
 }
+
+/* The mark of an input on a work list (defined once: one address in every file). As a
+ * task it runs the input's fn on a work list of its own. */
+FUT__DEF void fut__work_input(fut_task *t, int err);
+/* The mark of a node whose cancel a walk reached; fut__work_node_run runs its
+ * ops->cancel on the same work list and lets go of the walk's hold. */
+FUT__DEF void fut__work_node(fut_task *t, int err);
+FUT__DEF void fut__work_node_run(fut__state *c, fut_work *wl);
 
 static inline void fut__rec_run(fut__state *c, fut_work *wl);
 
 static inline void fut__work_drain(fut_work *wl)
 {
-    fut__state *c;
-    while ((c = wl->head) != NULL) {
-        fut_task *next = c->task.next; /* read first: running c may free it */
-        wl->head = next != NULL ? FUT_CONTAINER_OF(next, fut__state, task) : NULL;
+    fut_task *t;
+    while ((t = wl->head) != NULL) {
+        wl->head = t->next; /* read first: running t may free it */
         if (wl->head == NULL)
             wl->tail = NULL;
-        fut__rec_run(c, wl);
+        if (t->run == NULL) { /* a record (fut_work_push): the common case first */
+            fut__rec_run(FUT_CONTAINER_OF(t, fut__state, task), wl);
+        } else if (t->run == fut__work_input) {
+            fut_input *in = FUT_CONTAINER_OF(t, fut_input, task);
+            in->fn(in, in->got, wl); /* fn owns got; after fn nothing touches in */
+        } else {
+            fut__work_node_run(FUT_CONTAINER_OF(t, fut__state, task), wl); /* fut__work_node */
+        }
     }
 }
+
+#if FUT__IMPL
+FUT__DEF void fut__work_input(fut_task *t, int err)
+{
+    (void)err;
+    fut_work wl = {NULL, NULL};
+    fut__work_add(&wl, t);
+    fut__work_drain(&wl);
+}
+#endif
+
+/* The work list of the fut__submit running on this thread, NULL outside one. A scheduler
+ * may run a task inside its submit (any user scheduler can: the interface allows it);
+ * a record run so is queued here instead of running inside the submit, so that a chain
+ * on such a scheduler stays iterative like one on the inline scheduler. Thread-local,
+ * no atomics: only this thread's own submit and the task it runs touch it. */
+FUT__DATA FUT__TLS fut_work *fut__submitting;
 
 /* ---- settling --------------------------------------------------------------------- */
 
@@ -1217,7 +1261,10 @@ FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work
     fut_sched *s = c->sched;
     c->task.next = NULL;
     c->task.run = fut__rec_task;
+    fut_work *outer = fut__submitting; /* a submit inside a submit: restore it after */
+    fut__submitting = wl;
     int err = s->submit(s, &c->task);
+    fut__submitting = outer;
     if (err != 0) {
         /* Refused: the continuation cannot run and its future settles with the error,
          * through the run list rather than from here, so that a chain of refusals
@@ -1378,7 +1425,7 @@ static inline void fut__node_cancelled(fut__state *c);
  * unlinked. If held is 0, c belongs to the caller's handle; states reached by the walk
  * are held by the walk (it took over their link) and let go here. A node (a combinator)
  * cancels its own inputs through its ops (fut_input_cancel, which walks on). */
-static void fut__cancel_up(fut__state *c, uint32_t w, int held)
+static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
 {
     for (;;) {
         fut__state *next = NULL;
@@ -1390,7 +1437,14 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
         } else if (c->op == FUT__OP_EXT) {
-            fut__node_cancelled(c); /* recursion per level of nodes */
+            if (held && wl != NULL) {
+                /* A node reached by the walk: its ops->cancel runs when wl gets to it,
+                 * with our hold on it, so nested nodes do not recurse. */
+                c->task.run = fut__work_node;
+                fut__work_add(wl, &c->task);
+                return;
+            }
+            fut__node_cancelled(c);
         } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
             if (fut__cancel_cas(a, FUT__LINK, &nw)) {
@@ -1416,7 +1470,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held)
  * of it. Returns 1 if it cancelled a (no delivery will come), 0 if a had settled first
  * (its outcome is being delivered, and the delivery, finding the input cancelled, drops
  * it). */
-FUT__DEF int fut__cancel_input(fut__state *a)
+FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl)
 {
     uint32_t aw;
     if (!fut__cancel_cas(a, FUT__LINK, &aw)) {
@@ -1424,7 +1478,7 @@ FUT__DEF int fut__cancel_input(fut__state *a)
         return 0;
     }
     fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(a, aw, 1);
+    fut__cancel_up(a, aw, 1, wl);
     return 1;
 }
 
@@ -1437,7 +1491,7 @@ static inline int fut__cancel_state(fut__state *st)
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
     fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(st, w, 0);
+    fut__cancel_up(st, w, 0, NULL);
     return 0;
 }
 #endif /* FUT__IMPL */
@@ -1477,7 +1531,7 @@ static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
 
 FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
 FUT__DEF void fut__hub_run(fut__state *hub, fut_work *wl);
-FUT__DEF int fut__cancel_input(fut__state *a);
+FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl);
 
 /* Finishes record c with the future r its continuation returned. */
 static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work *wl)
@@ -1537,6 +1591,20 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
 static inline void fut__rec_task(fut_task *t, int err)
 {
     fut__state *c = FUT_CONTAINER_OF(t, fut__state, task);
+    fut_work *outer = fut__submitting;
+    if (outer != NULL) {
+        /* Run inside our own submit on this thread: the submitter's list runs it next,
+         * so a chain does not recurse once per link through the scheduler. */
+        if (err != 0) {
+            fut_result in;
+            fut__copy(&in, &c->out);
+            fut__discard(&in);
+            c->out = fut__res(fut_u64(0), NULL, err);
+            c->aux = 1; /* passes the error through, as a refused submit does */
+        }
+        fut_work_push(outer, c);
+        return;
+    }
     fut_work wl = {NULL, NULL};
     if (err != 0) {
         fut_result in, e;
@@ -1586,7 +1654,7 @@ FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
                                                   memory_order_acq_rel, memory_order_relaxed)) {
     }
     if (w & FUT__SET)
-        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0); /* cancelled while BUSY: walk it */
+        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0, NULL); /* cancelled while BUSY: walk it */
     if (w & FUT__RERUN)
         fut_work_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
@@ -1880,6 +1948,23 @@ static inline void fut__node_cancelled(fut__state *c)
         fut__work_drain(&wl);
     }
 }
+
+/* A walk reached node c (and holds it, as the consumer it took over from a link). */
+FUT__DEF void fut__work_node_run(fut__state *c, fut_work *wl)
+{
+    const fut_node_ops *ops = c->cb.ops;
+    if (ops->cancel != NULL)
+        ops->cancel((fut_node *)(void *)c, wl);
+    fut__release_cons(c, 0);
+}
+
+FUT__DEF void fut__work_node(fut_task *t, int err)
+{
+    (void)err;
+    fut_work wl = {NULL, NULL};
+    fut__work_node_run(FUT_CONTAINER_OF(t, fut__state, task), &wl);
+    fut__work_drain(&wl);
+}
 #endif /* FUT__IMPL */
 
 /* An input's states. IDLE -> LINKED (attach) -> DONE (a delivery) or CANCELLED (a
@@ -1895,6 +1980,15 @@ static inline void fut__input_cancelled_fn(fut_input *in, fut_work *wl)
     in->fn(in, fut__res(fut_u64(0), NULL, ECANCELED), wl);
 }
 
+/* fn gets r when wl reaches in: a delivery never calls fn from inside a settle, so a
+ * settle that fn makes (a nested combinator's) does not recurse. */
+static inline void fut__input_later(fut_input *in, fut_result r, fut_work *wl)
+{
+    in->got = r;
+    in->task.run = fut__work_input;
+    fut__work_add(wl, &in->task);
+}
+
 /* The settler of in's future hands over the outcome (and the link's hold on it). */
 static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_work *wl)
 {
@@ -1906,7 +2000,7 @@ static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_wor
             /* Claimed by a canceller after the input settled: it let go of the input's
              * state and left fn to us. */
             fut__discard(o);
-            fut__input_cancelled_fn(in, wl);
+            fut__input_later(in, fut__res(fut_u64(0), NULL, ECANCELED), wl);
             return;
         }
         /* acq_rel: decides against a canceller (LINKED), a cancel request or the
@@ -1917,8 +2011,9 @@ static inline void fut__input_deliver(fut__link *l, const fut_result *o, fut_wor
     }
     fut__state *up = in->up; /* published by the link's release CAS, which we acquired */
     in->up = NULL;
+    fut_result r = *o; /* before the let-go: o may live in up */
     fut__let_go(up); /* we won: the link's hold on the input is ours to let go */
-    in->fn(in, *o, wl);
+    fut__input_later(in, r, wl);
 }
 
 static inline void fut_input_init(fut_input *in, fut_input_fn fn)
@@ -1984,7 +2079,7 @@ static inline void fut_input_attach(fut_input *in, fut_future *f, fut_work *w)
             if (ex == FUT__IN_CANCEL_REQ &&
                 atomic_compare_exchange_strong_explicit(&in->st, &ex, FUT__IN_CANCELLED, memory_order_acq_rel,
                                                         memory_order_acquire) &&
-                fut__cancel_input(a))
+                fut__cancel_input(a, wl))
                 fut__input_cancelled_fn(in, wl); /* no delivery will come */
             goto out;
         }
@@ -2023,13 +2118,12 @@ FUT__DEF int fut_input_cancel(fut_input *in, fut_work *w)
             break;
         }
     }
-    if (fut__cancel_input(in->up)) { /* LINKED: the link's hold is ours now */
-        fut_work local = {NULL, NULL};
-        fut_work *wl = w != NULL ? w : &local;
+    fut_work local = {NULL, NULL};
+    fut_work *wl = w != NULL ? w : &local;
+    if (fut__cancel_input(in->up, wl)) /* LINKED: the link's hold is ours now */
         fut__input_cancelled_fn(in, wl);
-        if (wl == &local)
-            fut__work_drain(&local);
-    }
+    if (wl == &local)
+        fut__work_drain(&local);
     return 0;
 }
 #endif /* FUT__IMPL */

@@ -2628,3 +2628,215 @@ Test(fut_pipeline, ten_thousand_items_on_inline_stages_finish_with_a_bounded_sta
     cr_assert_eq(lr.destroy_rc, 0);
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- depth: nested combinators on a small stack ------------------------------------ */
+
+/* A million levels of combinators settle, fail and cancel on a 256 KiB thread stack, and
+ * the nested result blocks are destroyed, without recursion per level (deliveries go on
+ * the settling thread's work list, a walk's node cancels too, block destructors loop).
+ * Sanitizers make each level several times bigger: 100,000 levels there, the same
+ * assertions (at 908b207 1,000 levels crashed). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NEST_SANITIZED 1
+#endif
+#endif
+#ifdef NEST_SANITIZED
+enum { NEST = 100000 };
+#else
+enum { NEST = 1000000 };
+#endif
+
+enum { NEST_ALL, NEST_ANY, NEST_THEN, NEST_FOLD, NEST_MIXED, NEST_SPLIT };
+enum { NEST_KINDS = 4 }; /* a mixed nest cycles through all, any, then and fold */
+enum { NEST_SETTLE, NEST_FAIL, NEST_CANCEL };
+
+typedef struct nest_job {
+    int shape, end;
+    int reentrant; /* the thens run on a scheduler whose submit runs the task at once */
+    fut_result out;
+    int cancel_rc;
+    long head_cancelled, side_cancelled, sides, value_errors;
+    _Atomic long ran;
+} nest_job;
+
+static fut_future nest_pass(void *ctx, fut_result r)
+{
+    atomic_fetch_add_explicit(&((nest_job *)ctx)->ran, 1, memory_order_relaxed);
+    return fut_ready_result(r); /* the value goes on with its destructor */
+}
+
+/* A fold over one input that keeps the item (an error item stops the fold with it). */
+static fut_result nest_fold_keep(void *ctx, fut_result acc, fut_result item)
+{
+    atomic_fetch_add_explicit(&((nest_job *)ctx)->ran, 1, memory_order_relaxed);
+    fut_result_drop(&acc);
+    return item;
+}
+
+static int nest_shape(const nest_job *j, long i)
+{
+    return j->shape == NEST_MIXED ? (int)(i % NEST_KINDS) : j->shape;
+}
+
+/* Walks the nest's result down, level by level, checking each (iteratively). */
+static long nest_check_values(nest_job *j, const fut_result *outer)
+{
+    long bad = 0;
+    const fut_result *r = outer;
+    for (long i = NEST - 1; i >= 0; i--) {
+        int shape = nest_shape(j, i);
+        if (shape == NEST_THEN || shape == NEST_FOLD || shape == NEST_SPLIT)
+            continue; /* the same value */
+        if (r->err != 0 || r->value.ptr == NULL)
+            return bad + 1;
+        if (shape == NEST_ALL) {
+            const fut_result *items = r->value.ptr;
+            bad += items[1].err != 0 || items[1].value.i64 != i;
+            r = &items[0];
+        } else {
+            const fut_any *a = r->value.ptr;
+            bad += a->index != 0;
+            r = &a->result;
+        }
+    }
+    return bad + (r->err != 0 || r->value.i64 != -7);
+}
+
+/* A user scheduler that runs each task inside its submit (no may_inline). */
+static int nest_run_in_submit(fut_sched *s, fut_task *t)
+{
+    (void)s;
+    t->run(t, 0);
+    return 0;
+}
+
+static void *nest_main(void *arg)
+{
+    nest_job *j = arg;
+    fut_sched inl;
+    fut_inline_init(&inl);
+    if (j->reentrant)
+        inl = (fut_sched){.submit = nest_run_in_submit};
+    fut_promise head;
+    fut_future acc;
+    if (fut_promise_new(&head, &acc) != 0)
+        return NULL;
+    fut_promise *side = malloc(sizeof *side * NEST);
+    if (side == NULL)
+        return NULL;
+    j->sides = 0;
+    for (long i = 0; i < NEST; i++) {
+        int shape = nest_shape(j, i);
+        if (shape == NEST_ALL) {
+            fut_future two[2] = {acc, fut_ready_error(EINVAL)};
+            if (fut_promise_new(&side[j->sides], &two[1]) != 0)
+                return NULL;
+            j->sides++;
+            acc = fut_when_all(two, 2);
+        } else if (shape == NEST_ANY) {
+            acc = fut_when_any_ok(&acc, 1);
+        } else if (shape == NEST_THEN) {
+            acc = fut_then(&acc, &inl, nest_pass, j);
+        } else if (shape == NEST_FOLD) {
+            acc = fut_fold(&acc, 1, fut_ok(fut_i64(0)), nest_fold_keep, j);
+        } else {
+            fut_future two[2];
+            if (fut_split(&acc, 2, two) != 0)
+                return NULL;
+            fut_drop(&two[0]); /* the last output owns the value: keep that one */
+            acc = two[1];
+        }
+    }
+    if (j->end == NEST_CANCEL) {
+        j->cancel_rc = fut_cancel(&acc);
+        j->head_cancelled = fut_promise_cancelled(&head);
+        for (long i = 0; i < j->sides; i++)
+            j->side_cancelled += fut_promise_cancelled(&side[i]);
+    } else {
+        /* Side inputs first, in level order: level i's when_all gets value i. */
+        for (long i = 0, k = 0; i < NEST; i++) {
+            int shape = nest_shape(j, i);
+            if (shape == NEST_ALL)
+                (void)fut_promise_set(&side[k++], fut_i64(i));
+        }
+        if (j->end == NEST_FAIL)
+            (void)fut_promise_set_error(&head, EIO);
+        else
+            (void)fut_promise_set(&head, fut_i64(-7));
+    }
+    for (long i = 0; i < j->sides; i++)
+        fut_promise_drop(&side[i]); /* settled ones are spent: ignored */
+    fut_promise_drop(&head);
+    j->out = fut_get(&acc);
+    if (j->end == NEST_SETTLE)
+        j->value_errors = nest_check_values(j, &j->out);
+    fut_result_drop(&j->out); /* a million nested blocks, destroyed in a loop */
+    free(side);
+    return NULL;
+}
+
+static void nest_run(nest_job *j)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    j->out = fut_error(-1);
+    j->cancel_rc = -1;
+    j->value_errors = -1;
+    cr_assert_eq(pthread_attr_init(&a), 0);
+    cr_assert_eq(pthread_attr_setstacksize(&a, 256 * 1024), 0);
+    cr_assert_eq(pthread_create(&t, &a, nest_main, j), 0);
+    pthread_attr_destroy(&a);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+static void nest_expect_on(int shape, int end, int reentrant)
+{
+    nest_job j = {.shape = shape, .end = end, .reentrant = reentrant};
+    nest_run(&j);
+    long thens = shape == NEST_MIXED ? NEST / NEST_KINDS : 0; /* NEST is a multiple of 4 */
+    long folds = shape == NEST_FOLD ? NEST : shape == NEST_MIXED ? NEST / NEST_KINDS : 0;
+    if (end == NEST_SETTLE) {
+        cr_assert_eq(j.out.err, 0);
+        cr_assert_eq(j.value_errors, 0, "every level's value, exactly");
+        cr_assert_eq(atomic_load(&j.ran), thens + folds, "every then and fold step ran once");
+    } else if (end == NEST_FAIL) {
+        cr_assert_eq(j.out.err, EIO, "the innermost error reaches the top");
+        cr_assert_eq(atomic_load(&j.ran), folds, "no then runs on an error; each fold sees it once");
+    } else {
+        cr_assert_eq(j.cancel_rc, 0);
+        cr_assert_eq(j.out.err, ECANCELED);
+        cr_assert_eq(j.head_cancelled, 1, "the cancel reached the innermost promise");
+        cr_assert_eq(j.side_cancelled, j.sides, "and every side input");
+        cr_assert_eq(atomic_load(&j.ran), 0);
+    }
+    cr_assert_eq(tu_live(), 0, "every state and block freed");
+}
+
+static void nest_expect(int shape, int end) { nest_expect_on(shape, end, 0); }
+
+Test(depth, a_million_nested_when_alls_settle_on_a_small_stack) { nest_expect(NEST_ALL, NEST_SETTLE); }
+Test(depth, a_million_nested_when_alls_fail_on_a_small_stack) { nest_expect(NEST_ALL, NEST_FAIL); }
+Test(depth, a_million_nested_when_alls_cancel_on_a_small_stack) { nest_expect(NEST_ALL, NEST_CANCEL); }
+Test(depth, a_million_nested_when_any_oks_settle_on_a_small_stack) { nest_expect(NEST_ANY, NEST_SETTLE); }
+Test(depth, a_million_nested_when_any_oks_fail_on_a_small_stack) { nest_expect(NEST_ANY, NEST_FAIL); }
+Test(depth, a_million_nested_when_any_oks_cancel_on_a_small_stack) { nest_expect(NEST_ANY, NEST_CANCEL); }
+Test(depth, a_million_mixed_combinators_and_thens_settle_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_SETTLE); }
+Test(depth, a_million_mixed_combinators_and_thens_fail_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_FAIL); }
+Test(depth, a_million_mixed_combinators_and_thens_cancel_on_a_small_stack) { nest_expect(NEST_MIXED, NEST_CANCEL); }
+Test(depth, a_million_mixed_levels_with_thens_run_inside_submit_settle_on_a_small_stack)
+{
+    nest_expect_on(NEST_MIXED, NEST_SETTLE, 1);
+}
+Test(depth, a_million_mixed_levels_with_thens_run_inside_submit_fail_on_a_small_stack)
+{
+    nest_expect_on(NEST_MIXED, NEST_FAIL, 1);
+}
+Test(depth, a_million_nested_folds_settle_on_a_small_stack) { nest_expect(NEST_FOLD, NEST_SETTLE); }
+Test(depth, a_million_nested_folds_cancel_on_a_small_stack) { nest_expect(NEST_FOLD, NEST_CANCEL); }
+/* A cancel stops at a split output (the other outputs may still want the value), so a
+ * split nest is settled and failed, not cancelled. */
+Test(depth, a_million_nested_splits_settle_on_a_small_stack) { nest_expect(NEST_SPLIT, NEST_SETTLE); }
+Test(depth, a_million_nested_splits_fail_on_a_small_stack) { nest_expect(NEST_SPLIT, NEST_FAIL); }

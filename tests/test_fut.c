@@ -3099,6 +3099,7 @@ typedef struct chain_job {
     int mixed;        /* chain_settle_main: then only (0), or then/recover/finally (1) */
     int settle_rc, cancel_rc, cancelled;
     size_t queued;    /* what a closed manual queue still held */
+    void *sched;      /* chain_reentrant_main's scheduler */
     _Atomic int hooked;
     fut_result out;
 } chain_job;
@@ -3220,6 +3221,40 @@ static void *chain_refused_main(void *arg)
     return NULL;
 }
 
+/* A user scheduler whose submit runs the task before it returns (run: 0), or gives it
+ * back at once (give_back: the task's run with ESHUTDOWN, submit still returns 0), and
+ * says nothing through may_inline: fut must not recurse once per link through it. */
+typedef struct reentrant_sched {
+    fut_sched sched;
+    int give_back;
+    long submits, depth, max_depth; /* how deep submits nest on this thread */
+} reentrant_sched;
+
+static int reentrant_submit(fut_sched *s, fut_task *t)
+{
+    reentrant_sched *r = (reentrant_sched *)(void *)s;
+    r->submits++;
+    if (++r->depth > r->max_depth)
+        r->max_depth = r->depth;
+    t->run(t, r->give_back ? ESHUTDOWN : 0);
+    r->depth--;
+    return 0;
+}
+
+static void *chain_reentrant_main(void *arg)
+{
+    chain_job *j = arg;
+    reentrant_sched *r = j->sched;
+    fut_promise p;
+    fut_future f;
+    if (fut_promise_new(&p, &f) != 0)
+        return NULL;
+    f = build_chain(j, f, &r->sched, j->mixed);
+    j->settle_rc = fut_promise_set(&p, fut_i64(0));
+    j->out = fut_get(&f);
+    return NULL;
+}
+
 static void run_on_small_stack(void *(*fn)(void *), chain_job *j)
 {
     pthread_attr_t a;
@@ -3292,6 +3327,46 @@ Test(fut_trampoline, a_million_continuations_refused_by_a_closed_scheduler_settl
     cr_assert_eq(j.ran, 0);
     cr_assert_eq(j.queued, 0, "nothing was queued");
     cr_assert_eq(tu_live(), 0);
+}
+
+static void reentrant_expect(int give_back, int mixed)
+{
+    reentrant_sched r = {.give_back = give_back};
+    r.sched.submit = reentrant_submit; /* no may_inline, no submit_many: a plain user scheduler */
+    chain_job j = {.mixed = mixed, .sched = &r};
+    run_on_small_stack(chain_reentrant_main, &j);
+    cr_assert_eq(j.built, 1);
+    cr_assert_eq(j.settle_rc, 0);
+    cr_assert_eq(r.submits, CHAIN, "each link was submitted once");
+    cr_assert_eq(r.max_depth, 1, "no submit ran inside another: the chain stayed flat");
+    if (give_back) {
+        cr_assert_eq(j.out.err, ESHUTDOWN, "each link passes the scheduler's error on");
+        cr_assert_eq(j.ran, 0);
+    } else if (mixed) {
+        cr_assert_eq(j.out.err, 0);
+        cr_assert_eq(j.out.value.i64, CHAIN / 4 * 3);
+        cr_assert_eq(j.ran, CHAIN / 4 * 3);
+    } else {
+        cr_assert_eq(j.out.err, 0);
+        cr_assert_eq(j.out.value.i64, CHAIN);
+        cr_assert_eq(j.ran, CHAIN, "every continuation ran once");
+    }
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_trampoline, a_million_thens_on_a_scheduler_that_runs_tasks_inside_submit_settle_on_a_small_stack)
+{
+    reentrant_expect(0, 0);
+}
+
+Test(fut_trampoline, a_million_mixed_links_on_a_scheduler_that_runs_tasks_inside_submit_settle_on_a_small_stack)
+{
+    reentrant_expect(0, 1);
+}
+
+Test(fut_trampoline, a_million_thens_given_back_inside_submit_settle_on_a_small_stack)
+{
+    reentrant_expect(1, 0);
 }
 
 /* ---- stale handles ----------------------------------------------------------------- */

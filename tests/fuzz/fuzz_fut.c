@@ -221,7 +221,7 @@ static void ev_end(void)
 enum { MN_PROM, MN_REC, MN_SOUT, MN_JOIN, MN_HUB };
 enum { CONS_HANDLE, CONS_NONE, CONS_REC, CONS_HUB, CONS_SLOT };
 enum { OP_THEN, OP_RECOVER, OP_FINALLY };
-enum { SL_UNSET, SL_PENDING, SL_FULL, SL_CANC };
+enum { SL_UNSET, SL_PENDING, SL_QUEUED, SL_FULL, SL_CANC }; /* QUEUED: its delivery is on a run list */
 enum { JK_ALL, JK_ANY, JK_FOLD, JK_SETTLED };
 enum { SCH_MAN, SCH_INL, SCH_CAP }; /* fut_manual, inline, fut_manual with capacity CAP */
 
@@ -306,17 +306,25 @@ static int m_alloc(void)
     return 1;
 }
 
-/* The run list of one call. */
+/* The run list of one call, in the library's order (one FIFO, fut_work): records to
+ * run, deliveries to a join's slot (the input's fn runs when the list reaches it, not
+ * inside the settle), and joins whose cancel a cancel walk reached. */
+enum { W_REC, W_SLOT, W_NODE };
+typedef struct mwent {
+    int what, n, i;
+} mwent;
 typedef struct mwl {
-    int q[MAXN];
+    mwent q[MAXN * (MAXK + 2)];
     int head, tail;
 } mwl;
 
-static void wl_push(mwl *w, int n)
+static void wl_add(mwl *w, int what, int n, int i)
 {
-    ASSERT(w->tail < MAXN, "model run list overflow");
-    w->q[w->tail++] = n;
+    ASSERT(w->tail < (int)(sizeof w->q / sizeof w->q[0]), "model run list overflow");
+    w->q[w->tail++] = (mwent){what, n, i};
 }
+
+static void wl_push(mwl *w, int n) { wl_add(w, W_REC, n, 0); }
 
 static int m_new(int kind)
 {
@@ -416,9 +424,17 @@ static int m_settle(int n, mval o, mwl *w)
         nodes[N->cons_id].input = o;
         wl_push(w, N->cons_id);
         break;
-    case CONS_SLOT:
-        m_slot_deliver(N->cons_id, N->cons_idx, o, w);
+    case CONS_SLOT: {
+        /* the input's fn runs when the run list reaches it (fut__input_later) */
+        mnode *J = &nodes[N->cons_id];
+        ASSERT(J->slot_state[N->cons_idx] == SL_PENDING, "model: delivery to a slot in state %d",
+               J->slot_state[N->cons_idx]);
+        J->slot_state[N->cons_idx] = SL_QUEUED;
+        J->slot_in[N->cons_idx] = -1;
+        J->slot_out[N->cons_idx] = o;
+        wl_add(w, W_SLOT, N->cons_id, N->cons_idx);
         break;
+    }
     }
     return 1;
 }
@@ -557,18 +573,30 @@ static void m_run(int r, mwl *w)
     m_finish(r, m_call(R->ctx, in), w);
 }
 
+static void m_cancel_slots(int j, int skip, mwl *w);
+
 static void m_drain(mwl *w)
 {
-    while (w->head < w->tail)
-        m_run(w->q[w->head++], w);
+    while (w->head < w->tail) {
+        mwent e = w->q[w->head++];
+        if (e.what == W_REC) {
+            m_run(e.n, w);
+        } else if (e.what == W_SLOT) {
+            m_slot_deliver(e.n, e.i, nodes[e.n].slot_out[e.i], w);
+        } else {
+            nodes[e.n].decided = 1; /* fut__join_on_cancel claims: no winner from now on */
+            m_cancel_slots(e.n, nodes[e.n].n, w);
+        }
+    }
 }
 
 /* ---- cancellation ------------------------------------------------------------------- */
 
-static void m_cancel_slots(int j, int skip, mwl *w);
-
-/* Node c has just been cancelled: the cancel travels upstream while records wait idle. */
-static void m_cancel_up(int c)
+/* Node c has just been cancelled: the cancel travels upstream while records wait idle.
+ * held: the walk took c over from a link (a combinator cancelling its input), not from
+ * the caller's handle; a join reached so, with a run list w, is cancelled when w gets
+ * to it; otherwise at once, on a run list of its own. */
+static void m_cancel_up(int c, int held, mwl *w)
 {
     for (;;) {
         mnode *C = &nodes[c];
@@ -580,9 +608,14 @@ static void m_cancel_up(int c)
             return;
         }
         if (C->kind == MN_JOIN) {
-            mwl w = {.head = 0};
-            m_cancel_slots(c, C->n, &w);
-            m_drain(&w);
+            if (held && w != NULL) {
+                wl_add(w, W_NODE, c, 0);
+                return;
+            }
+            mwl own = {.head = 0};
+            C->decided = 1; /* fut__join_on_cancel claims: no winner from now on */
+            m_cancel_slots(c, C->n, &own);
+            m_drain(&own);
             return;
         }
         if (C->kind != MN_REC || C->up < 0 || !C->waiting)
@@ -596,11 +629,13 @@ static void m_cancel_up(int c)
         A->cons = CONS_NONE;
         C->waiting = 0;
         c = a;
+        held = 1;
     }
 }
 
-/* A combinator lets go of input a it no longer wants. */
-static void m_cancel_input(int a)
+/* A combinator lets go of input a it no longer wants (w: the run list of the call, or
+ * NULL where the library cancels as a handle's owner would: fut_cancel in the attach). */
+static void m_cancel_input(int a, mwl *w)
 {
     mnode *A = &nodes[a];
     if (A->settled) {
@@ -615,7 +650,7 @@ static void m_cancel_input(int a)
     A->settled = 1;
     A->canc = 1;
     A->cons = CONS_NONE;
-    m_cancel_up(a);
+    m_cancel_up(a, w != NULL, w);
 }
 
 /* ---- combinators -------------------------------------------------------------------- */
@@ -663,7 +698,7 @@ static void m_cancel_slots(int j, int skip, mwl *w)
             continue;
         J->slot_state[i] = SL_CANC;
         if (J->slot_in[i] >= 0)
-            m_cancel_input(J->slot_in[i]);
+            m_cancel_input(J->slot_in[i], w);
         m_resolve(j, w);
     }
 }
@@ -712,7 +747,8 @@ static void m_fold_drive(int j, mwl *w)
 static void m_slot_deliver(int j, int i, mval o, mwl *w)
 {
     mnode *J = &nodes[j];
-    ASSERT(J->slot_state[i] == SL_PENDING, "model: delivery to slot %d in state %d", i, J->slot_state[i]);
+    ASSERT(J->slot_state[i] == SL_PENDING || J->slot_state[i] == SL_QUEUED, "model: delivery to slot %d in state %d",
+           i, J->slot_state[i]);
     J->slot_state[i] = SL_FULL;
     J->slot_in[i] = -1;
     J->slot_out[i] = o;
@@ -1309,7 +1345,7 @@ static void op_cancel(int f)
         mnode *N = &nodes[h->node];
         N->settled = 1;
         N->canc = 1;
-        m_cancel_up(h->node);
+        m_cancel_up(h->node, 0, NULL);
         mrc = 0;
     }
     int rrc = fut_cancel(&RF[f]);
@@ -1506,7 +1542,7 @@ static void op_join(int kind, int k, const int *sl, int init)
                 h->t = H_SPENT;
                 if (J->decided) {
                     J->slot_state[i] = SL_CANC;
-                    m_cancel_input(a);
+                    m_cancel_input(a, NULL); /* fut_input_attach: fut_cancel on the handle */
                     m_resolve(j, &w);
                     continue;
                 }

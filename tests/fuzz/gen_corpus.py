@@ -118,6 +118,24 @@ SEEDS = {
     + fold(0, 2) + try_get(0),
     "enomem_spawn": fail_next() + spawn(0) + fail_next() + batch_spawn(1) + try_get(0) + try_get(1),
     "when_settled_mixed": new(0, 0) + failed(1, 4) + ready_ptr(2) + when_settled(0, 1, 2) + set_(0, 6) + try_get(0),
+    # nesting: a join over a join's output (slot 0), settled from the inside, failed, cancelled
+    "nested_joins_settle": new(0, 0) + new(1, 1) + when_all(0, 1) + new(2, 2) + when_any(0, 2)
+    + new(3, 3) + when_all(0, 3) + set_(1, 4) + set_(3, 5) + set_ptr(0) + try_get(0) + set_(2, 1),
+    "nested_joins_fail": new(0, 0) + new(1, 1) + when_all(0, 1) + new(2, 2) + when_all(0, 2)
+    + new(3, 3) + fold(0, 3) + fail(0, EIO_) + try_get(0) + set_ptr(1) + set_(3, 2),
+    "nested_joins_cancel": new(0, 0) + on_cancel(0) + new(1, 1) + on_cancel(1) + when_all(0, 1)
+    + new(2, 2) + on_cancel(2) + when_any(0, 2) + then(0, VAL, INLINE) + cancel(0) + poll(0) + poll(1)
+    + poll(2) + set_ptr(1),
+    "nested_joins_through_then": new(0, 0) + new(1, 1) + when_all(0, 1) + then(0, PASS, INLINE)
+    + new(2, 2) + when_settled(0, 2) + fail(2, EPERM_) + set_(0, 3) + set_ptr(1) + try_get(0),
+}
+
+# Inputs the fuzzer found, kept as they were found (raw bytes).
+FOUND = {
+    # a join's slot whose delivery is queued on the run list (not run inside the settle)
+    # when a split output is cancelled and recovered on the manual scheduler
+    "found_queued_slot_delivery": bytes.fromhex("005c5c5c5c5c5c5c5c5c8e26300000000500060103000009"
+                                                "00b6b600010a0000"),
 }
 
 
@@ -130,7 +148,10 @@ def main():
     for name, prog in sorted(SEEDS.items()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(bytes(b & 0xff for b in prog))
-    print(f"{len(SEEDS)} seeds in {out}")
+    for name, raw in sorted(FOUND.items()):
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(raw)
+    print(f"{len(SEEDS) + len(FOUND)} seeds in {out}")
 
 
 if __name__ == "__main__":
