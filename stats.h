@@ -26,7 +26,8 @@
  * and destroy frees them. Snapshots are plain values you own.
  * Thread-safety: fut_stats_inc/add/time from any number of threads at once; snapshot and
  * reset from any thread while they run (a snapshot is a sum of per-shard atomic reads:
- * each counter is exact, the set is not one instant). init and destroy with no other
+ * each counter is exact, the set is not one instant; resets that race each other keep
+ * the later baseline, never move it back). init and destroy with no other
  * thread using the block.
  * Bad input: updates, reset and destroy on a NULL, zeroed or destroyed block do nothing;
  * snapshot and print say EINVAL; a counter out of range is ignored (its name is "?"), a
@@ -478,6 +479,16 @@ FUT__DEF int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
     return 0;
 }
 
+/* Moves a baseline forward to v, never back: of two resets that race, the one that
+ * summed later wins whichever stores last (every counter only grows, so the larger sum
+ * is the later one). relaxed: one location's modification order is all it needs. */
+static inline void fut__stats_raise(_Atomic(uint64_t) *b, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(b, memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak_explicit(b, &cur, v, memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
 FUT__DEF void fut_stats_reset(fut_stats *st)
 {
     if (st == NULL || st->shards == NULL)
@@ -487,9 +498,9 @@ FUT__DEF void fut_stats_reset(fut_stats *st)
     /* The writers never see a reset: their shards keep growing and snapshots subtract
      * this baseline, so no update is lost to a race. */
     for (int i = 0; i < FUT_STAT_COUNT; i++)
-        atomic_store_explicit(&st->base[i], c[i], memory_order_relaxed);
+        fut__stats_raise(&st->base[i], c[i]);
     for (int i = 0; i < FUT_STATS_BUCKETS; i++)
-        atomic_store_explicit(&st->hist_base[i], hist[i], memory_order_relaxed);
+        fut__stats_raise(&st->hist_base[i], hist[i]);
     atomic_store_explicit(&st->max_floor, 1, memory_order_relaxed); /* "a reset happened" */
 }
 

@@ -310,6 +310,62 @@ static void wait_done_at_least(reset_race *r, uint64_t n)
         sched_yield();
 }
 
+/* Two resets that race must not move the baseline back (each sums, then stores: the
+ * older sum could land last and make counts already reset count again). A watcher reads
+ * the baseline (white box: st->base) while a writer counts and two threads reset. */
+typedef struct reset_pair {
+    fut_stats *st;
+    _Atomic int stop;
+    _Atomic long resets;
+} reset_pair;
+
+static void *reset_pair_writer(void *arg)
+{
+    reset_pair *r = arg;
+    while (!atomic_load_explicit(&r->stop, memory_order_relaxed))
+        fut_stats_inc(r->st, FUT_STAT_SPAWNED);
+    return NULL;
+}
+
+static void *reset_pair_resetter(void *arg)
+{
+    reset_pair *r = arg;
+    for (int i = 0; i < 20000; i++) {
+        fut_stats_reset(r->st);
+        atomic_fetch_add_explicit(&r->resets, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+Test(fut_stats_reset, two_concurrent_resets_never_move_the_baseline_back)
+{
+    fut_stats st;
+    cr_assert_eq(fut_stats_init(&st, 4), 0);
+    reset_pair r = {.st = &st};
+    pthread_t w, a, b;
+    cr_assert_eq(pthread_create(&w, NULL, reset_pair_writer, &r), 0);
+    cr_assert_eq(pthread_create(&a, NULL, reset_pair_resetter, &r), 0);
+    cr_assert_eq(pthread_create(&b, NULL, reset_pair_resetter, &r), 0);
+    uint64_t last = 0, backwards = 0, reads = 0;
+    while (atomic_load_explicit(&r.resets, memory_order_relaxed) < 40000) {
+        uint64_t v = atomic_load_explicit(&st.base[FUT_STAT_SPAWNED], memory_order_relaxed);
+        backwards += v < last;
+        last = v > last ? v : last;
+        reads++;
+    }
+    atomic_store_explicit(&r.stop, 1, memory_order_relaxed);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    pthread_join(w, NULL);
+    cr_assert_eq(backwards, 0, "the baseline went back %llu times in %llu reads", (unsigned long long)backwards,
+                 (unsigned long long)reads);
+    /* and a reset with nothing racing still zeroes what it saw */
+    fut_stats_reset(&st);
+    fut_stats_snap s = snap_of(&st);
+    cr_assert_eq(s.c[FUT_STAT_SPAWNED], 0);
+    fut_stats_destroy(&st);
+}
+
 Test(fut_stats_reset, while_writers_run_loses_nothing_and_counts_nothing_twice)
 {
     /* After the writers stop, the snapshot must be all increments minus the reset's
