@@ -217,7 +217,12 @@ typedef struct fut_promise {
 
 /* A continuation: gets the outcome (it owns r.value, and r.dtor says how to destroy it)
  * and returns the next future - a ready value (fut_ready), an error (fut_ready_error),
- * the outcome passed on (fut_ready_result(r)) or any future, which is flattened. */
+ * the outcome passed on (fut_ready_result(r)) or any future, which is flattened.
+ * Returning the continuation's own future (the one fut_then gave back, moved into ctx)
+ * settles it with EDEADLK. A longer cycle - a future that waits, through a split or
+ * other continuations, on the continuation's own future - is not detected (finding it
+ * would mean reading states other threads may free): it never settles, and its states
+ * stay allocated; do not build one. */
 typedef fut_future (*fut_fn)(void *ctx, fut_result r);
 
 static inline fut_value fut_i64(int64_t x) { fut_value v; v.i64 = x; return v; }
@@ -1542,6 +1547,15 @@ static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work 
         /* acquire: if rs is settled, its outcome is read (fut__take). */
         uint32_t w = atomic_load_explicit(&rs->word, memory_order_acquire);
         if (!(w & FUT__SET)) {
+            if (rs == c) {
+                /* The continuation returned its own future: c would wait on itself for
+                 * ever. Its handle is gone (consumed here), so c settles with EDEADLK
+                 * and, nobody holding its consumer side, is freed. */
+                fut__release_cons(c, 0); /* c stays: we still hold its producer side */
+                o = fut__res(fut_u64(0), NULL, EDEADLK);
+                fut__settle_rec(c, &o, wl);
+                return;
+            }
             fut__flatten(c, rs, wl);
             return;
         }

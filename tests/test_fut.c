@@ -3369,6 +3369,57 @@ Test(fut_trampoline, a_million_thens_given_back_inside_submit_settle_on_a_small_
     reentrant_expect(1, 0);
 }
 
+/* ---- cycles ------------------------------------------------------------------------ */
+
+/* A continuation that returns its own future (moved into its ctx after fut_then gave it
+ * back) would wait on itself for ever: it settles with EDEADLK and is freed, the error is
+ * counted, and the promise's value reaches the continuation exactly once. */
+typedef struct self_ret {
+    fut_future own;
+    long ran;
+    int64_t got;
+} self_ret;
+
+static fut_future return_own_future(void *ctx, fut_result r)
+{
+    self_ret *x = ctx;
+    x->ran++;
+    x->got = r.value.i64;
+    fut_future f = x->own;
+    x->own = (fut_future){0};
+    return f;
+}
+
+Test(fut_then, a_continuation_returning_its_own_future_settles_it_with_edeadlk_and_frees_it)
+{
+    for (int on_manual = 0; on_manual < 2; on_manual++) {
+        fut_stats st;
+        cr_assert_eq(fut_stats_init(&st, 2), 0);
+        fut_env env;
+        cr_assert_eq(fut_env_init(&env, NULL, &st), 0);
+        fut_sched inl;
+        fut_inline_init(&inl);
+        fut_manual m;
+        cr_assert_eq(fut_manual_init(&m, 0), 0);
+        fut_promise p;
+        fut_future f;
+        cr_assert_eq(fut_promise_new_env(&p, &f, &env), 0);
+        self_ret x = {.ran = 0};
+        x.own = fut_then(&f, on_manual ? &m.sched : &inl, return_own_future, &x);
+        cr_assert(!fut_is_ready(&x.own));
+        cr_assert_eq(fut_promise_set(&p, fut_i64(41)), 0);
+        cr_assert_eq(fut_manual_run_all(&m), (size_t)on_manual);
+        cr_assert_eq(x.ran, 1, "the continuation ran once");
+        cr_assert_eq(x.got, 41);
+        fut_stats_snap snap;
+        cr_assert_eq(fut_stats_snapshot(&st, &snap), 0);
+        cr_assert_eq(snap.c[FUT_STAT_ERRORS], 1, "settled with an error (EDEADLK)");
+        fut_manual_destroy(&m);
+        fut_stats_destroy(&st);
+        cr_assert_eq(tu_live(), 0, "the state is freed: no leak");
+    }
+}
+
 /* ---- stale handles ----------------------------------------------------------------- */
 
 /* Settle-once holds even through a copy of the handle taken before it was used: the
