@@ -231,6 +231,20 @@ Test(fut_when_all, first_error_settles_at_once_and_cancels_the_pending_inputs)
     cr_assert_eq(tu_live(), 0);
 }
 
+/* All inputs ready (the fast path, no node): the first error in input order wins, not
+ * the last, and the values beside it are destroyed. */
+Test(fut_when_all, all_ready_gives_the_first_error_in_input_order)
+{
+    fut_future fs[4] = {fut_ready(fut_i64(1)), fut_ready_error(EPERM), fut_ready(fut_i64(3)), fut_ready_error(EIO)};
+    fut_future all = fut_when_all(fs, 4);
+    cr_assert(fut_is_ready(&all), "no node: every input was ready");
+    cr_assert_eq(fut_get(&all).err, EPERM);
+    fut_future gs[3] = {fut_ready_error(ENOENT), fut_ready_error(EBADF), fut_ready_error(EIO)};
+    all = fut_when_all(gs, 3);
+    cr_assert_eq(fut_get(&all).err, ENOENT);
+    cr_assert_eq(tu_live(), 0);
+}
+
 Test(fut_when_all, all_failing_gives_the_first_error_in_settling_order)
 {
     proms x;

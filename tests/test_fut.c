@@ -253,18 +253,29 @@ static void spin_until(_Atomic int *flag)
         sched_yield();
 }
 
-/* A thread that waits on a borrowed future. */
+/* A thread that waits on a borrowed future, for at most ns (0: WAKE_BOUND_NS). The
+ * bound turns a missing wake-up into a failure (rc ETIMEDOUT) instead of a hang; a wait
+ * that is woken says nothing about how long it took. */
+enum { WAKE_BOUND_S = 60 };
+#define WAKE_BOUND_NS ((uint64_t)WAKE_BOUND_S * 1000000000u)
 typedef struct fwait {
     const fut_future *f;
     _Atomic int started;
     int rc;
+    uint64_t ns;
 } fwait;
 
 static void *fwait_main(void *arg)
 {
     fwait *w = arg;
+    uint64_t bound = w->ns != 0 ? w->ns : WAKE_BOUND_NS;
+    uint64_t t0 = fut_now_ns();
     atomic_store(&w->started, 1);
-    w->rc = fut_wait(w->f);
+    w->rc = fut_wait_for(w->f, bound);
+    /* At the bound the wait finds the state settled and says 0: only the time shows
+     * that nothing woke it. A woken wait is not timed. */
+    if (w->rc == 0 && w->ns == 0 && fut_now_ns() - t0 >= bound)
+        w->rc = ETIMEDOUT; /* a missing wake-up */
     return NULL;
 }
 
@@ -2623,12 +2634,31 @@ Test(fut_wait, null_empty_or_spent_is_einval)
     cr_assert_eq(fut_wait_for(&r, MS), EINVAL);
 }
 
+/* UINT64_MAX means "no limit", not a deadline that wraps into the past. */
+Test(fut_wait, for_uint64_max_waits_until_settled)
+{
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fwait w = {&f, 0, -1, UINT64_MAX};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fwait_main, &w), 0);
+    spin_until(&w.started);
+    cr_assert_eq(fut_wait_for(&f, 10 * MS), ETIMEDOUT);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(5)), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(w.rc, 0, "fut_wait_for(UINT64_MAX) gave %d before the settle", w.rc);
+    cr_assert_eq(fut_wait_until(&f, UINT64_MAX), 0);
+    cr_assert_eq(fut_get(&f).value.i64, 5);
+    cr_assert_eq(tu_live(), 0);
+}
+
 Test(fut_wait, wakes_a_waiter_thread_when_this_thread_settles)
 {
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fwait w = {&f, 0, -1};
+    fwait w = {&f, 0, -1, 0};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, fwait_main, &w), 0);
     spin_until(&w.started);
@@ -2663,7 +2693,7 @@ Test(fut_wait, wakes_two_threads_waiting_on_the_same_future)
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fwait w[2] = {{&f, 0, -1}, {&f, 0, -1}};
+    fwait w[2] = {{&f, 0, -1, 0}, {&f, 0, -1, 0}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, fwait_main, &w[i]), 0);
@@ -3019,7 +3049,7 @@ Test(fut_cancel, wakes_a_thread_blocked_in_wait)
     fut_promise p;
     fut_future f;
     cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fwait w = {&f, 0, -1};
+    fwait w = {&f, 0, -1, 0};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, fwait_main, &w), 0);
     spin_until(&w.started);
@@ -3367,6 +3397,46 @@ Test(fut_trampoline, a_million_mixed_links_on_a_scheduler_that_runs_tasks_inside
 Test(fut_trampoline, a_million_thens_given_back_inside_submit_settle_on_a_small_stack)
 {
     reentrant_expect(1, 0);
+}
+
+/* ---- refused continuations of every kind ------------------------------------------ */
+
+static fut_future count_and_value(void *ctx, fut_result r)
+{
+    ++*(long *)ctx;
+    fut_result_drop(&r);
+    return fut_ready(fut_i64(1));
+}
+
+/* A refused recover or then_result (finally) never runs, not even on the error the
+ * refusal brings: its future settles with the scheduler's error and its input (here an
+ * owned pointer, or the error it would have recovered from) is destroyed. */
+Test(fut_recover, and_then_result_refused_by_a_closed_scheduler_never_run_and_pass_the_refusal)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        fut_manual m;
+        cr_assert_eq(fut_manual_init(&m, 0), 0);
+        fut_manual_close(&m);
+        fut_promise p;
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&p, &f), 0);
+        long ran = 0;
+        long before = dtors();
+        static int cell;
+        fut_future g = kind == 0 ? fut_recover(&f, &m.sched, count_and_value, &ran)
+                                 : fut_then_result(&f, &m.sched, count_and_value, &ran);
+        if (kind == 0)
+            cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
+        else
+            cr_assert_eq(fut_promise_set_ptr(&p, &cell, tu_dtor_count), 0);
+        cr_assert_eq(fut_manual_run_all(&m), 0);
+        fut_result r = fut_get(&g);
+        cr_assert_eq(r.err, ESHUTDOWN, "kind %d: the refusal, not a run", kind);
+        cr_assert_eq(ran, 0, "kind %d: the continuation never ran", kind);
+        cr_assert_eq(dtors() - before, kind == 1 ? 1 : 0, "the refused input destroyed once");
+        fut_manual_destroy(&m);
+        cr_assert_eq(tu_live(), 0);
+    }
 }
 
 /* ---- cycles ------------------------------------------------------------------------ */
