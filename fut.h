@@ -1227,6 +1227,19 @@ FUT__DEF void fut__work_input(fut_task *t, int err)
  * no atomics: only this thread's own submit and the task it runs touch it. */
 FUT__DATA FUT__TLS fut_work *fut__submitting;
 
+/* Record c (its input in c->out) will not run: a refused submit, or a scheduler giving
+ * it back. Its input is destroyed and it settles with err through wl rather than from
+ * here, so that a chain of refusals stays iterative (aux: pass c->out through). */
+static inline void fut__rec_refused(fut__state *c, int err, fut_work *wl)
+{
+    fut_result in;
+    fut__copy(&in, &c->out);
+    fut__discard(&in);
+    c->out = fut__res(fut_u64(0), NULL, err);
+    c->aux = 1;
+    fut_work_push(wl, c);
+}
+
 /* ---- settling --------------------------------------------------------------------- */
 
 static inline void fut__rec_task(fut_task *t, int err);
@@ -1235,7 +1248,7 @@ static inline void fut__settle_rec(fut__state *c, const fut_result *o, fut_work 
 /* Defined once: one address, so that fut__may_inline can compare it. */
 FUT__DEF int fut__inline_may(fut_sched *s);
 
-FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl);
+FUT__DEF FUT__COLD void fut__submit(fut__state *c, fut_work *wl);
 
 static inline int fut__may_inline(fut_sched *s)
 {
@@ -1256,12 +1269,12 @@ static inline void fut__deliver(fut__state *c, const fut_result *o, fut_work *wl
         fut_work_push(wl, c);
         return;
     }
-    fut__submit(c, o, wl);
+    fut__submit(c, wl);
 }
 
 #if FUT__IMPL
 /* Hands record c (input already stored) to its scheduler; a refusal settles it. */
-FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work *wl)
+FUT__DEF FUT__COLD void fut__submit(fut__state *c, fut_work *wl)
 {
     fut_sched *s = c->sched;
     c->task.next = NULL;
@@ -1270,17 +1283,8 @@ FUT__DEF FUT__COLD void fut__submit(fut__state *c, const fut_result *o, fut_work
     fut__submitting = wl;
     int err = s->submit(s, &c->task);
     fut__submitting = outer;
-    if (err != 0) {
-        /* Refused: the continuation cannot run and its future settles with the error,
-         * through the run list rather than from here, so that a chain of refusals
-         * stays iterative. */
-        fut_result e;
-        fut__discard(o);
-        e = fut__res(fut_u64(0), NULL, err);
-        c->out = e;
-        c->aux = 1;
-        fut_work_push(wl, c);
-    }
+    if (err != 0)
+        fut__rec_refused(c, err, wl);
 }
 #endif /* FUT__IMPL */
 
@@ -1605,31 +1609,19 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
 static inline void fut__rec_task(fut_task *t, int err)
 {
     fut__state *c = FUT_CONTAINER_OF(t, fut__state, task);
+    /* Run inside our own submit on this thread: the submitter's list runs it next, so a
+     * chain does not recurse once per link through the scheduler. */
     fut_work *outer = fut__submitting;
-    if (outer != NULL) {
-        /* Run inside our own submit on this thread: the submitter's list runs it next,
-         * so a chain does not recurse once per link through the scheduler. */
-        if (err != 0) {
-            fut_result in;
-            fut__copy(&in, &c->out);
-            fut__discard(&in);
-            c->out = fut__res(fut_u64(0), NULL, err);
-            c->aux = 1; /* passes the error through, as a refused submit does */
-        }
+    fut_work local = {NULL, NULL};
+    fut_work *wl = outer != NULL ? outer : &local;
+    if (err != 0)
+        fut__rec_refused(c, err, wl);
+    else if (outer != NULL)
         fut_work_push(outer, c);
-        return;
-    }
-    fut_work wl = {NULL, NULL};
-    if (err != 0) {
-        fut_result in, e;
-        fut__copy(&in, &c->out);
-        fut__discard(&in);
-        e = fut__res(fut_u64(0), NULL, err);
-        fut__settle_rec(c, &e, &wl);
-    } else {
-        fut__rec_run(c, &wl);
-    }
-    fut__work_drain(&wl);
+    else
+        fut__rec_run(c, &local);
+    if (outer == NULL)
+        fut__work_drain(&local);
 }
 
 #if FUT__IMPL
@@ -1778,10 +1770,8 @@ static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx)
     fut__state *c = fut__spawn_record(s, fn, ctx);
     if (c == NULL)
         return fut_ready_error(ENOMEM);
-    fut_result in;
-    fut__copy(&in, &c->out);
     fut_work wl = {NULL, NULL};
-    fut__submit(c, &in, &wl);
+    fut__submit(c, &wl);
     fut__work_drain(&wl);
     return fut__handle(c);
 }

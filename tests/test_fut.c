@@ -2634,20 +2634,29 @@ Test(fut_wait, null_empty_or_spent_is_einval)
     cr_assert_eq(fut_wait_for(&r, MS), EINVAL);
 }
 
-/* UINT64_MAX means "no limit", not a deadline that wraps into the past. */
-Test(fut_wait, for_uint64_max_waits_until_settled)
+/* A waiter thread (fwait_main, waiting at most ns) on a pending future *f that this
+ * thread settles with v once the waiter has likely parked. Returns the waiter's rc. */
+static int settle_while_waited(fut_future *f, uint64_t ns, int64_t v)
 {
     fut_promise p;
-    fut_future f;
-    cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fwait w = {&f, 0, -1, UINT64_MAX};
+    cr_assert_eq(fut_promise_new(&p, f), 0);
+    fwait w = {f, 0, -1, ns};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, fwait_main, &w), 0);
     spin_until(&w.started);
-    cr_assert_eq(fut_wait_for(&f, 10 * MS), ETIMEDOUT);
-    cr_assert_eq(fut_promise_set(&p, fut_i64(5)), 0);
+    /* Nobody settles f yet, so this must time out; meanwhile the waiter likely parks. */
+    cr_assert_eq(fut_wait_for(f, 10 * MS), ETIMEDOUT);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(v)), 0);
     cr_assert_eq(pthread_join(t, NULL), 0);
-    cr_assert_eq(w.rc, 0, "fut_wait_for(UINT64_MAX) gave %d before the settle", w.rc);
+    return w.rc;
+}
+
+/* UINT64_MAX means "no limit", not a deadline that wraps into the past. */
+Test(fut_wait, for_uint64_max_waits_until_settled)
+{
+    fut_future f;
+    int rc = settle_while_waited(&f, UINT64_MAX, 5);
+    cr_assert_eq(rc, 0, "fut_wait_for(UINT64_MAX) gave %d before the settle", rc);
     cr_assert_eq(fut_wait_until(&f, UINT64_MAX), 0);
     cr_assert_eq(fut_get(&f).value.i64, 5);
     cr_assert_eq(tu_live(), 0);
@@ -2655,18 +2664,8 @@ Test(fut_wait, for_uint64_max_waits_until_settled)
 
 Test(fut_wait, wakes_a_waiter_thread_when_this_thread_settles)
 {
-    fut_promise p;
     fut_future f;
-    cr_assert_eq(fut_promise_new(&p, &f), 0);
-    fwait w = {&f, 0, -1, 0};
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, fwait_main, &w), 0);
-    spin_until(&w.started);
-    /* Nobody settles f yet, so this must time out; meanwhile the waiter likely parks. */
-    cr_assert_eq(fut_wait_for(&f, 10 * MS), ETIMEDOUT);
-    cr_assert_eq(fut_promise_set(&p, fut_i64(31)), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    cr_assert_eq(w.rc, 0);
+    cr_assert_eq(settle_while_waited(&f, 0, 31), 0);
     cr_assert_eq(fut_get(&f).value.i64, 31);
     cr_assert_eq(tu_live(), 0);
 }
