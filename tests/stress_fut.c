@@ -10,6 +10,7 @@
 #include "fut.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 /* Built twice: as stress_fut (no state cache: testutil.h's FUT_MALLOC turns it off) and
@@ -698,5 +699,144 @@ Test(stress_fut, split_outputs_all_receive_the_value)
     }
     cr_assert_eq(bad, 0);
     free(c.it);
+    cr_assert_eq(TU_LIVE(), 0);
+}
+
+/* ---- 7: litmus tests for the memory orders of the polling reads -------------------- */
+/* A plain (non-atomic) write published before a settle or a cancel must be visible to a
+ * thread that only polls: fut_is_ready on the consumer side, fut_promise_cancelled on
+ * the producer side. Nothing else synchronises the two threads (no wait, no get, no
+ * lock), so a relaxed load in either poll is a data race that ThreadSanitizer reports;
+ * on x86 without TSan the values still come out right, so the TSan leg is the check.
+ * Planted (fut_is_ready's and fut_promise_cancelled's loads made relaxed): TSan red in
+ * both tests; see the issue 15 note. */
+
+typedef struct litmus {
+    size_t n;
+    int64_t *data; /* plain: published by the settle or the cancel, never atomic */
+    fut_promise *p;
+    fut_future *f;
+    /* The reader's progress, read and written relaxed: it keeps the writer at most
+     * LITMUS_AHEAD items ahead (so TSan still holds the stack of the write it would
+     * report) without ordering anything itself. */
+    _Atomic size_t read;
+} litmus;
+
+#define LITMUS_AHEAD 4
+
+static void poll_relax(unsigned *spins)
+{
+    if (++*spins % 64 == 0)
+        sched_yield(); /* 2 cores, other tests beside us: let the writer run */
+    else
+        fut__cpu_relax();
+}
+
+/* Called by the writer before item i. */
+static void litmus_pace(litmus *l, size_t i)
+{
+    unsigned spins = 0;
+    /* relaxed: pacing only; an acquire here would order the very reads under test. */
+    while (i >= atomic_load_explicit(&l->read, memory_order_relaxed) + LITMUS_AHEAD)
+        poll_relax(&spins);
+}
+
+/* Called by the reader after item i. */
+static void litmus_done(litmus *l, size_t i)
+{
+    /* relaxed: as in litmus_pace, a release would order the writes under test. */
+    atomic_store_explicit(&l->read, i + 1, memory_order_relaxed);
+}
+
+static void *litmus_settler(void *arg)
+{
+    litmus *l = arg;
+    for (size_t i = 0; i < l->n; i++) {
+        litmus_pace(l, i);
+        l->data[i] = (int64_t)i * 7 + 1;
+        fut_promise_set(&l->p[i], fut_i64((int64_t)i));
+    }
+    return NULL;
+}
+
+Test(stress_fut, litmus_a_reader_polling_is_ready_sees_data_written_before_the_settle)
+{
+    litmus l = {.n = (size_t)TU_ITERS(20000)};
+    atomic_init(&l.read, 0);
+    l.data = calloc(l.n, sizeof *l.data);
+    l.p = calloc(l.n, sizeof *l.p);
+    l.f = calloc(l.n, sizeof *l.f);
+    cr_assert(l.data != NULL && l.p != NULL && l.f != NULL);
+    for (size_t i = 0; i < l.n; i++)
+        cr_assert_eq(fut_promise_new(&l.p[i], &l.f[i]), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, litmus_settler, &l), 0);
+    size_t wrong = 0;
+    unsigned spins = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        while (!fut_is_ready(&l.f[i]))
+            poll_relax(&spins);
+        if (l.data[i] != (int64_t)i * 7 + 1) /* the read under test: nothing but the poll orders it */
+            wrong++;
+        litmus_done(&l, i);
+    }
+    pthread_join(t, NULL);
+    for (size_t i = 0; i < l.n; i++) {
+        fut_result r = fut_get(&l.f[i]);
+        if (r.err != 0 || r.value.i64 != (int64_t)i)
+            wrong++;
+    }
+    cr_assert_eq(wrong, 0, "%zu reads saw stale data or a wrong value", wrong);
+    free(l.data);
+    free(l.p);
+    free(l.f);
+    cr_assert_eq(TU_LIVE(), 0);
+}
+
+static void *litmus_canceller(void *arg)
+{
+    litmus *l = arg;
+    for (size_t i = 0; i < l->n; i++) {
+        litmus_pace(l, i);
+        l->data[i] = (int64_t)i * 5 + 3;
+        fut_cancel(&l->f[i]);
+    }
+    return NULL;
+}
+
+Test(stress_fut, litmus_a_producer_polling_promise_cancelled_sees_data_written_before_the_cancel)
+{
+    litmus l = {.n = (size_t)TU_ITERS(20000)};
+    atomic_init(&l.read, 0);
+    l.data = calloc(l.n, sizeof *l.data);
+    l.p = calloc(l.n, sizeof *l.p);
+    l.f = calloc(l.n, sizeof *l.f);
+    cr_assert(l.data != NULL && l.p != NULL && l.f != NULL);
+    for (size_t i = 0; i < l.n; i++)
+        cr_assert_eq(fut_promise_new(&l.p[i], &l.f[i]), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, litmus_canceller, &l), 0);
+    size_t wrong = 0, refused = 0;
+    unsigned spins = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        while (!fut_promise_cancelled(&l.p[i]))
+            poll_relax(&spins);
+        if (l.data[i] != (int64_t)i * 5 + 3) /* the read under test */
+            wrong++;
+        litmus_done(&l, i);
+        if (fut_promise_set(&l.p[i], fut_i64(1)) == ECANCELED)
+            refused++;
+    }
+    pthread_join(t, NULL);
+    for (size_t i = 0; i < l.n; i++) {
+        fut_result r = fut_get(&l.f[i]);
+        if (r.err != ECANCELED)
+            wrong++;
+    }
+    cr_assert_eq(wrong, 0, "%zu reads saw stale data or a wrong outcome", wrong);
+    cr_assert_eq(refused, l.n, "a cancelled promise took a value");
+    free(l.data);
+    free(l.p);
+    free(l.f);
     cr_assert_eq(TU_LIVE(), 0);
 }
