@@ -835,6 +835,47 @@ Test(fut_pool_threads, an_object_released_by_another_thread_is_reused)
     cr_assert_eq(tu_live(), 0);
 }
 
+static void *acquire_n(void *arg)
+{
+    thread_job *j = arg;
+    for (int i = 0; i < j->n; i++)
+        if ((j->obj[i] = fut_pool_acquire(j->p)) == NULL)
+            j->errors++;
+    return NULL;
+}
+
+/* A refill moves half a magazine (the depot's newest), not a whole one: the rest stays
+ * in the depot for other threads. Taking a whole magazine changes no value (every
+ * object still comes back), only who misses; planted (k = cap): red, the other thread
+ * allocated 4 objects while 7 sat idle in this thread's magazine. */
+Test(fut_pool_threads, a_refill_takes_half_a_magazine_and_leaves_the_rest_to_other_threads)
+{
+    fut_pool p;
+    fut_pool_config c = {.size = 64, .capacity = 64, .warm = 16, .magazine = 8};
+    cr_assert_eq(fut_pool_init(&p, &c), 0);
+    void *mine = fut_pool_acquire(&p); /* refills this thread's magazine with 4 */
+    cr_assert_not_null(mine);
+    uint64_t before = counts_of(&p).allocated; /* objects (allocs() also counts magazines) */
+    thread_job j = {.p = &p, .n = 12};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, acquire_n, &j), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(j.errors, 0);
+    fut_pool_counts n = check_accounting(&p, 64);
+    cr_assert_eq(n.allocated, before, "the other thread allocated %llu objects: the refill left fewer than 12 in the depot",
+                 (unsigned long long)(n.allocated - before));
+    cr_assert_eq(n.idle, 3, "this thread's magazine keeps the other 3 of its refill");
+    cr_assert_eq(n.live, 13);
+    for (int i = 0; i < j.n; i++)
+        cr_assert_eq(fut_pool_release(&p, j.obj[i]), 0);
+    cr_assert_eq(fut_pool_release(&p, mine), 0);
+    n = check_accounting(&p, 64);
+    cr_assert_eq(n.idle, 16);
+    cr_assert_eq(n.evicted, 0);
+    fut_pool_destroy(&p);
+    cr_assert_eq(tu_live(), 0);
+}
+
 Test(fut_pool_threads, destroy_frees_idle_objects_in_live_threads_magazines,
      .init = note_baseline)
 {
