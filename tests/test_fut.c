@@ -22,6 +22,7 @@ _Static_assert(FUT_STATE_CACHE == 16, "test_fut_cache runs with the cache on");
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define MS 1000000ull
 
@@ -307,18 +308,32 @@ static void *canceller_main(void *arg)
     return NULL;
 }
 
-/* A thread that waits on a manual scheduler. */
+/* A thread that waits on a manual scheduler, for at most WAKE_BOUND_NS: as fwait, a
+ * wait that reaches the bound is a missing wake-up (rc ETIMEDOUT). */
 typedef struct mwait {
     fut_manual *m;
     _Atomic int started;
     int rc;
 } mwait;
 
+/* Gives a waiter that said it started time to go to sleep, so that a missing wake-up
+ * is seen (a wake that comes first is found under the lock and needs none). Nothing
+ * depends on it for correctness: a waiter that is not asleep yet still passes. */
+static void let_it_sleep(void)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
 static void *mwait_main(void *arg)
 {
     mwait *w = arg;
+    uint64_t t0 = fut_now_ns();
     atomic_store(&w->started, 1);
-    w->rc = fut_manual_wait(w->m, UINT64_MAX);
+    w->rc = fut_manual_wait(w->m, t0 + WAKE_BOUND_NS);
+    /* At the bound a wait finds the queued task and says 0: only the time shows it. */
+    if (w->rc == 0 && fut_now_ns() - t0 >= WAKE_BOUND_NS)
+        w->rc = ETIMEDOUT;
     return NULL;
 }
 
@@ -2526,6 +2541,7 @@ Test(fut_manual, wait_wakes_when_another_thread_submits)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, mwait_main, &w), 0);
     spin_until(&w.started);
+    let_it_sleep();
     ttask task[1];
     tasks_init(task, 1);
     cr_assert_eq(fut_sched_submit(&m.sched, &task[0].t), 0);
@@ -2543,6 +2559,7 @@ Test(fut_manual, wait_wakes_with_eshutdown_when_another_thread_closes)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, mwait_main, &w), 0);
     spin_until(&w.started);
+    let_it_sleep();
     fut_manual_close(&m);
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_eq(w.rc, ESHUTDOWN);
