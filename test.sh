@@ -100,6 +100,7 @@ if wanted use; then # the three ways users take fut
         check "use: meson subproject ($cc)" scripts/check_consumer.sh "$cc"
         check "use: copied headers ($cc)" scripts/check_copy.sh "$cc"
         check "use: installed, pkg-config ($cc)" scripts/check_install.sh "$cc"
+        check "use: the README's wrap at the release tag ($cc)" scripts/check_wrap.sh "$cc"
         check "use: from C++ (${cc/gcc/g}++)" scripts/check_cpp.sh "${cc/gcc/g}++" "$cc"
     done
 fi

@@ -88,7 +88,9 @@ EOF
     for h in "${all[@]}"; do printf '#include "%s"\n' "$h"; done
     printf 'int main(void) { return 0; }\n'
 } >"$tmp/every_main.c"
-cp "$root/tests/consumer-meson/main.c" "$tmp/fut_main.c"
+# A copier keeps the headers beside the program and includes them by name.
+sed 's|^#include <fut/fut.h>$|#include "fut.h"|' "$root/tests/consumer-meson/main.c" >"$tmp/fut_main.c"
+grep -q '^#include "fut.h"$' "$tmp/fut_main.c" || { echo "check_copy: main.c does not #include <fut/fut.h>" >&2; exit 1; }
 
 # run NAME WANT SRC HEADERS... : an empty folder with only HEADERS and SRC (as main.c);
 # builds with flags (plus $extra), runs, and wants WANT in what it prints.

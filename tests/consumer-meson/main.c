@@ -2,9 +2,12 @@
  * #include, a promise, a continuation on the inline scheduler, fut_get, and a pool and a
  * stats block given through fut_promise_new_env. Prints one line; returns 0 only if every
  * value is right. scripts/check_consumer.sh, check_copy.sh and check_install.sh build
- * this same file as a meson subproject user, a copier and an installed-package user. */
+ * this same file as a meson subproject user, a copier and an installed-package user.
+ * <fut/fut.h> is how dependency('fut') and pkg-config users include fut, vendored or
+ * installed; check_copy.sh turns it into "fut.h", as a copier with the headers beside
+ * the program writes it. */
 #define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
-#include "fut.h"
+#include <fut/fut.h>
 #include <stdio.h>
 
 static fut_future add_one(void *ctx, fut_result r)
