@@ -1,9 +1,10 @@
-/* 06 - waiting for several futures: fut_when_all and fut_when_any_ok.
+/* 06 - waiting for several futures: fut_when_all, fut_when_all_settled, fut_when_any_ok.
  *
  * fut_when_all settles with every value, in input order, whatever order they arrive
  * in; on the first error it settles with that error at once and cancels the inputs
- * still pending. fut_when_any_ok settles with the first success (its index and value) and
- * cancels the rest. Both consume their inputs. Here the inputs are tasks spawned on a
+ * still pending. fut_when_all_settled waits for all and gives each input's outcome,
+ * value or error: per-item results. fut_when_any_ok settles with the first success (its
+ * index and value) and cancels the rest. All consume their inputs. Here the inputs are tasks spawned on a
  * thread pool and "slow servers": promises nobody has settled yet, with a cancel hook. */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
@@ -55,6 +56,25 @@ int main(void)
     printf("when_all: %lld %lld %lld %lld (in input order)\n", (long long)v[0].value.i64, (long long)v[1].value.i64,
            (long long)v[2].value.i64, (long long)v[3].value.i64);
     fut_results_free(v); /* the block is ours */
+
+    /* Per-item results, errors included: nothing is cancelled, every outcome arrives. */
+    server item[3] = {{.name = "i0", .value = 7}, {.name = "i1", .err = ETIMEDOUT}, {.name = "i2", .value = 9}};
+    for (int i = 0; i < 3; i++)
+        fs[i] = fut_spawn(&pool.sched, ask, &item[i]);
+    fut_future each = fut_when_all_settled(fs, 3);
+    r = fut_get(&each); /* errors are in the block; r.err is only ENOMEM */
+    if (r.err != 0)
+        return 1;
+    fut_result *o = r.value.ptr;
+    printf("when_all_settled:");
+    for (int i = 0; i < 3; i++) {
+        if (o[i].err != 0)
+            printf(" [%s]", strerror(o[i].err));
+        else
+            printf(" %lld", (long long)o[i].value.i64);
+    }
+    printf("\n");
+    fut_results_free(o); /* plain values; fut_result_drop(&r) would destroy them too */
 
     /* Only one mirror can answer: it wins, wherever it finishes. */
     server down = {.name = "down", .err = ECONNREFUSED}, up = {.name = "up", .value = 200}, lag = {.name = "lag"};
