@@ -91,6 +91,9 @@ if wanted headers; then
     done
 fi
 wanted docs && check "README tour matches the examples" python3 scripts/check_readme.py
+# bench/sample.json is a real bench/run --json from the 2-core development VM.
+wanted docs && check "bench table fits 100 columns" \
+    sh -c 'python3 bench/table.py <bench/sample.json | awk "length > 100 { bad = 1 } END { exit bad }"'
 # A per-test wall-clock limit is a timing assertion: a correct run on a busy 2-core machine
 # can exceed it. Hangs are caught by meson's per-executable timeout (tests/meson.build).
 wanted docs && check "tests: no per-test Criterion timeouts" \
