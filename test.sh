@@ -77,7 +77,7 @@ export UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp print_suppressions=0 ${LSAN_OPTIONS:-}"
 
 if wanted headers; then
-    for h in stats.h pool.h fut.h batch.h; do
+    for h in stats.h pool.h fut.h batch.h workers.h; do
         [ -f "$h" ] || continue
         for cc in gcc clang; do
             # Declarations only (a file that uses nothing must link without the

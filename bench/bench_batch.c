@@ -14,7 +14,7 @@
  *
  * Usage: bench_batch [--threads N] [--only op,op] */
 #include "../batch.h"
-#include "../examples/thread_pool.h"
+#include "workers.h"
 #include "harness.h"
 
 /* ---- when_all_1000 ------------------------------------------------------------------ */
@@ -74,7 +74,7 @@ static fut_value add(void *ctx, fut_value a, fut_value b)
 
 typedef struct mr_ctx {
     uint32_t *data;
-    tpool *tp;
+    fut_workers *tp;
     uint64_t expect;
 } mr_ctx;
 
@@ -117,7 +117,7 @@ typedef struct group {
 } group;
 
 typedef struct sub_ctx {
-    tpool *tp;
+    fut_workers *tp;
     fut_task tasks[SUBMIT_N];
     group groups[SUBMIT_N / GROUP];
     _Alignas(64) _Atomic uint32_t groups_done;
@@ -190,19 +190,19 @@ int main(int argc, char **argv)
         for (uint32_t i = 0; i < MR_N; i++)
             c.data[i] = i * 2654435761u;
         c.expect = sum_chunk(NULL, c.data, MR_N).u64;
-        tpool tp;
-        if (tpool_init(&tp, (unsigned)args.threads, 0) != 0)
+        fut_workers tp;
+        if (fut_workers_init(&tp, &(fut_workers_config){.threads = (unsigned)args.threads}) != 0)
             return 1;
         c.tp = &tp;
         bench_emit("map_reduce", "fut", bench_measure(op_map_reduce_fut, &c, UINT64_MAX), args.threads);
         bench_emit("map_reduce", "serial", bench_measure(op_map_reduce_serial, &c, UINT64_MAX), 1);
-        tpool_shutdown(&tp);
+        fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
         free(c.data);
     }
 
     if (bench_wanted(&args, "submit")) {
-        tpool tp;
-        if (tpool_init(&tp, (unsigned)args.threads, SUBMIT_N) != 0)
+        fut_workers tp;
+        if (fut_workers_init(&tp, &(fut_workers_config){.threads = (unsigned)args.threads, .bound = SUBMIT_N}) != 0)
             return 1;
         sub_ctx *c = calloc(1, sizeof *c);
         c->tp = &tp;
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         bench_emit("submit", "fut", bench_measure(op_submit, c, UINT64_MAX), args.threads);
         c->batched = 1;
         bench_emit("submit", "fut+batch", bench_measure(op_submit, c, UINT64_MAX), args.threads);
-        tpool_shutdown(&tp);
+        fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
         free(c);
     }
     return 0;

@@ -4,3 +4,4 @@
  * unit - the shape users build. */
 #define FUT_IMPLEMENTATION
 #include "../batch.h"
+#include "../workers.h"

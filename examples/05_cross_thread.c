@@ -1,7 +1,7 @@
 /* 05 - across threads: workers produce, one loop thread consumes.
  *
  * Any thread may settle a promise; the continuation runs on the scheduler it was attached
- * with. Here producers run on a thread pool (examples/thread_pool.h) and every
+ * with. Here producers run on a thread pool (fut_workers, workers.h) and every
  * continuation is attached to a fut_manual that one "loop thread" drains: it sleeps in
  * fut_manual_wait until work is queued, then runs all of it. The state the
  * continuations touch belongs to the loop thread alone, so nothing needs a lock.
@@ -10,7 +10,7 @@
  * the end does not: it reports results by job number. */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
-#include "thread_pool.h"
+#include "workers.h"
 #include <stdio.h>
 
 enum { JOBS = 8, WORKERS = 3 };
@@ -52,9 +52,9 @@ static fut_future consume(void *ctx, fut_result r)
 
 int main(void)
 {
-    tpool pool;
+    fut_workers pool;
     fut_manual loop;
-    if (tpool_init(&pool, WORKERS, 0) != 0 || fut_manual_init(&loop, 0) != 0)
+    if (fut_workers_init(&pool, &(fut_workers_config){.threads = WORKERS}) != 0 || fut_manual_init(&loop, 0) != 0)
         return 1;
     loop_state ls = {.thread = pthread_self(), .ran = 0}; /* main is the loop thread */
 
@@ -84,7 +84,7 @@ int main(void)
     printf("\nsettled on a worker: %d of %d\n", on_worker, JOBS);
     printf("continuations run: %d, on the loop thread: %d\n", ls.ran, ls.ran_on_loop);
 
-    tpool_shutdown(&pool);
+    fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     fut_manual_destroy(&loop);
     return 0;
 }

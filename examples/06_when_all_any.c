@@ -8,7 +8,7 @@
  * thread pool and "slow servers": promises nobody has settled yet, with a cancel hook. */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
-#include "thread_pool.h"
+#include "workers.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -41,8 +41,8 @@ static fut_future slow(server *s)
 
 int main(void)
 {
-    tpool pool;
-    if (tpool_init(&pool, 3, 0) != 0)
+    fut_workers pool;
+    if (fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
         return 1;
 
     server shard[4] = {{.name = "s0", .value = 10}, {.name = "s1", .value = 20},
@@ -93,7 +93,7 @@ int main(void)
 
     /* A cancel hook runs on the thread that cancels: here maybe a worker. Joining the
      * workers makes what the hooks did visible to this thread. */
-    tpool_shutdown(&pool);
+    fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     server *slowest[3] = {&lag, &a, &b};
     for (int i = 0; i < 3; i++) {
         int late = fut_promise_set(&slowest[i]->reply, fut_i64(0)); /* answers too late */

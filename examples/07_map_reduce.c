@@ -8,7 +8,7 @@
  * are merged in chunk order, so the answer does not depend on which worker ran what. */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
-#include "thread_pool.h"
+#include "workers.h"
 #include <stdio.h>
 
 enum { N = 1000000 };
@@ -39,7 +39,7 @@ static fut_value add(void *ctx, fut_value a, fut_value b)
 }
 
 typedef struct job {
-    tpool *pool;
+    fut_workers *pool;
     int64_t *squares;
 } job;
 
@@ -54,11 +54,11 @@ static fut_future sum_squares(void *ctx, fut_result mapped)
 
 int main(void)
 {
-    tpool pool;
+    fut_workers pool;
     fut_sched inl;
     int32_t *x = malloc(N * sizeof *x);
     int64_t *y = malloc(N * sizeof *y);
-    if (x == NULL || y == NULL || tpool_init(&pool, 4, 0) != 0)
+    if (x == NULL || y == NULL || fut_workers_init(&pool, &(fut_workers_config){.threads = 4}) != 0)
         return 1;
     fut_inline_init(&inl);
     for (int32_t i = 0; i < N; i++)
@@ -82,7 +82,7 @@ int main(void)
     printf("serial:  sum of squares = %lld\n", (long long)serial);
     printf("agree: %s\n", r.err == 0 && r.value.i64 == serial && mismatches == 0 ? "yes" : "no");
 
-    tpool_shutdown(&pool);
+    fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     free(x);
     free(y);
     return 0;

@@ -7,7 +7,7 @@
  * First on the manual scheduler, where the queue can be watched, then on a thread pool. */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "batch.h"
-#include "thread_pool.h"
+#include "workers.h"
 #include <stdio.h>
 
 static fut_future square(void *ctx, fut_result r)
@@ -56,8 +56,8 @@ int main(void)
 
     /* The same on a thread pool: 1000 tasks, 64 at a time, each batch one lock round
      * trip that wakes as many workers as it brings work for. */
-    tpool pool;
-    if (tpool_init(&pool, 3, 0) != 0)
+    fut_workers pool;
+    if (fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
         return 1;
     fut_stats_reset(&st);
     fut_batch_init(&b, &pool.sched, 64, &st);
@@ -70,7 +70,7 @@ int main(void)
     printf("sum of squares 0..999: %lld\n", (long long)sum);
     print_counts(&st);
 
-    tpool_shutdown(&pool);
+    fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     fut_manual_destroy(&m);
     fut_stats_destroy(&st);
     return 0;

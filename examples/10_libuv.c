@@ -8,7 +8,7 @@
  * loop's sockets and timers. Built when libuv is found (Debian: libuv1-dev). */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
-#include "thread_pool.h"
+#include "workers.h"
 #include <stdio.h>
 #include <uv.h>
 
@@ -93,9 +93,9 @@ int main(void)
 {
     uv_loop_t *loop = uv_default_loop();
     uv_sched u = {.sched = {.submit = uv_sched_submit, .workers = 1}, .head = NULL};
-    tpool pool;
+    fut_workers pool;
     if (pthread_mutex_init(&u.lock, NULL) != 0 || uv_async_init(loop, &u.wake, uv_sched_drain) != 0 ||
-        tpool_init(&pool, 3, 0) != 0)
+        fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
         return 1;
     u.wake.data = &u;
 
@@ -114,7 +114,7 @@ int main(void)
         printf(" %lld", (long long)fut_get(&fs[i]).value.i64); /* all ready now */
     printf("\ncontinuations run: %d, on the loop thread: %d\n", a.done, a.on_loop_thread);
 
-    tpool_shutdown(&pool);
+    fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     uv_loop_close(loop);
     pthread_mutex_destroy(&u.lock);
     return 0;

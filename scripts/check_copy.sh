@@ -36,7 +36,7 @@ fail() {
 }
 
 all=()
-for h in stats.h pool.h fut.h batch.h; do
+for h in stats.h pool.h fut.h batch.h workers.h; do
     [ -f "$root/$h" ] && all+=("$h")
 done
 

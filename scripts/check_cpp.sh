@@ -39,7 +39,7 @@ run() { # what, command...: quiet unless it fails
     "$@" >"$tmp/log" 2>&1 || fail "$what"
 }
 
-for h in stats.h pool.h fut.h batch.h; do
+for h in stats.h pool.h fut.h batch.h workers.h; do
     printf '#include "%s"\nint main(){return 0;}\n' "$h" >"$tmp/alone.cpp"
     for mode in -O0 -DFUT_IMPLEMENTATION -DFUT_STATIC; do
         run "$h alone, $mode" "$cxx" $std $mode "${warn[@]}" -I"$root" "$tmp/alone.cpp" \

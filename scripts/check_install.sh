@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Way 3, installing: `meson setup` with tests, bench and examples off, `meson install
 # --destdir`, then builds a user's program against the staged tree. Proves that
-#   - every header in the repository (stats.h pool.h fut.h batch.h, those that exist) is
+#   - every header in the repository (stats.h pool.h fut.h batch.h workers.h, those that exist) is
 #     installed, unchanged, in $prefix/include/fut/, with a fut.pc, and nothing else;
 #   - fut.pc is where pkg-config looks by default: this machine's own default search
 #     path (pkg-config --variable pc_path pkg-config), each folder moved under the
@@ -44,7 +44,7 @@ version=$(meson introspect --projectinfo "$tmp/build" |
 
 # The headers, unchanged, and nothing but the headers and fut.pc.
 incdir=$dest$prefix/include/fut
-for h in stats.h pool.h fut.h batch.h; do
+for h in stats.h pool.h fut.h batch.h workers.h; do
     [ -f "$root/$h" ] || continue
     [ -f "$incdir/$h" ] || fail "$h not installed in $prefix/include/fut/ (meson.build's install list?)"
     cmp -s "$root/$h" "$incdir/$h" || fail "installed $h differs from the repository's"
@@ -87,7 +87,7 @@ for form in angled quoted; do
     out=$("$app/$form" 2>&1) || fail "$form: exited nonzero: $out"
     [[ "$out" == *": ok" ]] || fail "$form: printed: $out"
 done
-for h in stats.h pool.h fut.h batch.h; do
+for h in stats.h pool.h fut.h batch.h workers.h; do
     [ -f "$root/$h" ] || continue
     printf '#define FUT_IMPLEMENTATION\n#include <fut/%s>\nint main(void) { return 0; }\n' "$h" >"$app/alone.c"
     build alone.c -o alone || fail "<fut/$h> alone does not build"

@@ -9,7 +9,7 @@
 #define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "batch.h"
-#include "../examples/thread_pool.h"
+#include "workers.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
@@ -286,8 +286,8 @@ Test(stress_batch, map_filter_reduce_over_a_million_items_on_a_pool_equal_a_seri
         want_reduce = mat_mul(want_reduce, mat_of(in[i]));
         want_kept += in[i] % 7 < 3;
     }
-    tpool tp;
-    cr_assert_eq(tpool_init(&tp, 2, 1u << 16), 0);
+    fut_workers tp;
+    cr_assert_eq(fut_workers_init(&tp, &(fut_workers_config){.threads = 2, .bound = 1u << 16}), 0);
     static const size_t chunk_sizes[] = {0, 4096, 1000};
     uint64_t start = fut_now_ns();
     for (int round = 0; soak_more(start, round); round++) {
@@ -321,7 +321,7 @@ Test(stress_batch, map_filter_reduce_over_a_million_items_on_a_pool_equal_a_seri
             cr_assert_eq(bad, 0, "chunk %zu: %zu kept elements wrong or out of order", ch, bad);
         }
     }
-    tpool_shutdown(&tp);
+    fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
     free(in);
     free(out);
     free(kept);
@@ -817,8 +817,8 @@ Test(stress_batch, pipeline_fed_from_two_threads_delivers_every_item_once)
     crew_start(&c, 2);
     uint64_t start = fut_now_ns();
     for (int round = 0; soak_more(start, round); round++) {
-        tpool tp;
-        cr_assert_eq(tpool_init(&tp, 2, 0), 0);
+        fut_workers tp;
+        cr_assert_eq(fut_workers_init(&tp, &(fut_workers_config){.threads = 2}), 0);
         fut_sched inl;
         fut_inline_init(&inl);
         pl_ctx x;
@@ -844,7 +844,7 @@ Test(stress_batch, pipeline_fed_from_two_threads_delivers_every_item_once)
             fut_result r = fut_get(&x.out[i]);
             bad_out += r.err != 0 || r.value.i64 != (int64_t)i + PL_STAGES * STAGE_ONE;
         }
-        tpool_shutdown(&tp); /* every step that was running has returned */
+        fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN); /* every step that was running has returned */
         cr_assert_eq(bad_out, 0, "%zu items came out wrong", bad_out);
         cr_assert_eq(atomic_load(&x.wrong), 0);
         size_t not_once = 0, order_differs = 0, pusher_order = 0;
@@ -897,8 +897,8 @@ static fut_future pl_inc(void *ctx, fut_result r)
 Test(stress_batch, pipeline_destroy_after_every_item_settled_is_not_ebusy)
 {
     long rounds = TU_ITERS(20000);
-    tpool tp;
-    cr_assert_eq(tpool_init(&tp, 2, 0), 0);
+    fut_workers tp;
+    cr_assert_eq(fut_workers_init(&tp, &(fut_workers_config){.threads = 2}), 0);
     long busy_rounds = 0, bad = 0, all_rounds = 0;
     uint64_t start = fut_now_ns();
     for (int soak = 0; soak_more(start, soak); soak++) {
@@ -923,7 +923,7 @@ Test(stress_batch, pipeline_destroy_after_every_item_settled_is_not_ebusy)
             }
         }
     }
-    tpool_shutdown(&tp);
+    fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
     cr_assert_eq(bad, 0);
     cr_assert_eq(busy_rounds, 0, "destroy was EBUSY in %ld of %ld rounds after every item had settled",
                  busy_rounds, all_rounds);

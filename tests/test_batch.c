@@ -9,7 +9,7 @@
 #define FUT_IMPLEMENTATION /* the one unit of this program that holds fut's definitions */
 #include "testutil.h"
 #include "batch.h"
-#include "../examples/thread_pool.h"
+#include "workers.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -1071,7 +1071,7 @@ typedef struct runner {
     int kind;
     fut_sched inl;
     fut_manual m;
-    tpool tp;
+    fut_workers tp;
     fut_sched *s;
 } runner;
 
@@ -1085,7 +1085,7 @@ static void runner_open(runner *r, int kind)
         cr_assert_eq(fut_manual_init(&r->m, 0), 0);
         r->s = &r->m.sched;
     } else {
-        cr_assert_eq(tpool_init(&r->tp, 2, 1u << 16), 0);
+        cr_assert_eq(fut_workers_init(&r->tp, &(fut_workers_config){.threads = 2, .bound = 1u << 16}), 0);
         r->s = &r->tp.sched;
     }
 }
@@ -1103,7 +1103,7 @@ static void runner_close(runner *r)
         cr_assert_eq(fut_manual_pending(&r->m), 0);
         fut_manual_destroy(&r->m);
     } else if (r->kind == K_POOL) {
-        tpool_shutdown(&r->tp);
+        fut_workers_shutdown(&r->tp, FUT_WORKERS_DRAIN);
     }
 }
 
@@ -1601,15 +1601,15 @@ Test(fut_map, a_refusing_scheduler_settles_it_with_the_error_and_runs_no_chunk)
 
 Test(fut_map, a_pool_that_takes_only_part_settles_it_with_the_error)
 {
-    tpool tp;
-    cr_assert_eq(tpool_init(&tp, 2, 2), 0); /* room for 2 queued tasks */
+    fut_workers tp;
+    cr_assert_eq(fut_workers_init(&tp, &(fut_workers_config){.threads = 2, .bound = 2}), 0); /* room for 2 queued tasks */
     int32_t *in = make_input(1000);
     int64_t out[1000];
     fut_future f = fut_map(&tp.sched, &(fut_map_desc){.in = in, .out = out, .n = 1000,
         .in_size = sizeof *in, .out_size = sizeof *out, .chunk = 10, .fn = map_fn});
     fut_result r = fut_get(&f);
     cr_assert_eq(r.err, EAGAIN);
-    tpool_shutdown(&tp);
+    fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
     free(in);
     cr_assert_eq(tu_live(), 0);
 }
@@ -2020,8 +2020,8 @@ static fut_future count_fn(void *ctx, fut_result r)
 
 Test(fut_batch, spawned_tasks_run_on_a_thread_pool)
 {
-    tpool tp;
-    cr_assert_eq(tpool_init(&tp, 2, 0), 0);
+    fut_workers tp;
+    cr_assert_eq(fut_workers_init(&tp, &(fut_workers_config){.threads = 2}), 0);
     fut_batch b;
     cr_assert_eq(fut_batch_init(&b, &tp.sched, 16, NULL), 0);
     _Atomic int ran = 0;
@@ -2034,7 +2034,7 @@ Test(fut_batch, spawned_tasks_run_on_a_thread_pool)
         sum += fut_get(&fs[i]).value.i64;
     cr_assert_eq(sum, 100);
     cr_assert_eq(atomic_load(&ran), 100);
-    tpool_shutdown(&tp);
+    fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
     cr_assert_eq(tu_live(), 0);
 }
 
