@@ -348,6 +348,8 @@ typedef struct fut_manual {
     size_t pending, capacity;
     int closed;
     int alive; /* set by init, cleared by destroy: a dead queue refuses everything */
+    void (*notify)(void *ctx); /* optional: see fut_manual_set_notify */
+    void *notify_ctx;
 } fut_manual;
 
 /* capacity 0 means unbounded; past it, submit refuses with EAGAIN (submit_many takes a
@@ -355,6 +357,13 @@ typedef struct fut_manual {
 FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity);
 /* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
 FUT__DEF void fut_manual_destroy(fut_manual *m);
+/* The loop adapter's hook: notify(ctx) is called each time m's queue goes from empty to
+ * non-empty, on the submitting thread, after m's lock is released (so it may take locks
+ * of its own; it is where an event loop is woken: uv_async_send, a write to an eventfd,
+ * g_main_context_wakeup). The loop thread then drains m (fut_manual_run_all) until it is
+ * empty. Set it (NULL clears) before other threads submit. Returns 0, or EINVAL for a
+ * NULL or destroyed m. */
+FUT__DEF int fut_manual_set_notify(fut_manual *m, void (*notify)(void *ctx), void *ctx);
 /* Runs the oldest queued task. Returns 1 if one ran, 0 if the queue was empty. */
 FUT__DEF int fut_manual_run_one(fut_manual *m);
 /* Runs tasks until the queue is empty, those queued meanwhile included. Returns the count. */
@@ -2457,6 +2466,7 @@ static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_tas
         return FUT_ESHUTDOWN; /* destroyed: its mutex is gone too */
     pthread_mutex_lock(&m->lock);
     int err = 0;
+    void (*notify)(void *) = NULL;
     if (m->closed)
         err = FUT_ESHUTDOWN;
     else if (m->capacity != 0 && m->capacity - m->pending < n)
@@ -2468,10 +2478,15 @@ static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_tas
         else
             m->head = head;
         m->tail = last;
+        if (m->pending == 0)
+            notify = m->notify; /* empty -> non-empty: the loop may be asleep */
         m->pending += n;
         pthread_cond_broadcast(&m->ready);
     }
+    void *ctx = m->notify_ctx;
     pthread_mutex_unlock(&m->lock);
+    if (notify != NULL)
+        notify(ctx);
     return err;
 }
 
@@ -2515,6 +2530,19 @@ FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity)
     m->capacity = capacity;
     m->closed = 0;
     m->alive = 1;
+    m->notify = NULL;
+    m->notify_ctx = NULL;
+    return 0;
+}
+
+FUT__DEF int fut_manual_set_notify(fut_manual *m, void (*notify)(void *ctx), void *ctx)
+{
+    if (m == NULL || !m->alive)
+        return EINVAL;
+    pthread_mutex_lock(&m->lock);
+    m->notify = notify;
+    m->notify_ctx = ctx;
+    pthread_mutex_unlock(&m->lock);
     return 0;
 }
 

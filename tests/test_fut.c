@@ -23,6 +23,8 @@ _Static_assert(FUT_STATE_CACHE == 16, "test_fut_cache runs with the cache on");
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #define MS 1000000ull
 
@@ -2549,6 +2551,153 @@ Test(fut_manual, wait_wakes_when_another_thread_submits)
     cr_assert_eq(w.rc, 0);
     cr_assert_eq(fut_manual_run_all(&m), 1);
     fut_manual_destroy(&m);
+}
+
+/* ---- fut_manual_set_notify: the loop adapter's hook ---- */
+
+static _Atomic int notified;
+static void count_notify(void *ctx)
+{
+    cr_assert_eq(ctx, (void *)&notified);
+    atomic_fetch_add(&notified, 1);
+}
+
+Test(fut_manual, notify_runs_once_each_time_the_queue_goes_from_empty_to_non_empty)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    cr_assert_eq(fut_manual_set_notify(&m, count_notify, &notified), 0);
+    ttask t[8];
+    tasks_init(t, 8);
+    for (int i = 0; i < 3; i++) {
+        t[i].t.next = NULL;
+        cr_assert_eq(fut_sched_submit(&m.sched, &t[i].t), 0);
+    }
+    cr_assert_eq(atomic_load(&notified), 1, "three submits onto an empty queue: one wake-up");
+    cr_assert_eq(fut_manual_run_one(&m), 1);
+    t[3].t.next = NULL;
+    cr_assert_eq(fut_sched_submit(&m.sched, &t[3].t), 0);
+    cr_assert_eq(atomic_load(&notified), 1, "not empty yet");
+    cr_assert_eq(fut_manual_run_all(&m), 3);
+    tasks_init(&t[4], 4); /* linked 4..7 */
+    cr_assert_eq(fut_sched_submit_many(&m.sched, &t[4].t, 4), 4);
+    cr_assert_eq(atomic_load(&notified), 2, "a list onto an empty queue: one wake-up");
+    cr_assert_eq(fut_manual_run_all(&m), 4);
+    cr_assert_eq(fut_manual_set_notify(&m, NULL, NULL), 0);
+    t[0].t.next = NULL;
+    cr_assert_eq(fut_sched_submit(&m.sched, &t[0].t), 0);
+    cr_assert_eq(atomic_load(&notified), 2, "cleared");
+    fut_manual_destroy(&m);
+}
+
+Test(fut_manual, notify_is_not_called_for_refused_submits)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 1), 0);
+    cr_assert_eq(fut_manual_set_notify(&m, count_notify, &notified), 0);
+    ttask t[3];
+    tasks_init(t, 3);
+    t[0].t.next = NULL;
+    cr_assert_eq(fut_sched_submit(&m.sched, &t[0].t), 0);
+    t[1].t.next = NULL;
+    cr_assert_eq(fut_sched_submit(&m.sched, &t[1].t), EAGAIN);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    fut_manual_close(&m);
+    cr_assert_eq(fut_sched_submit(&m.sched, &t[2].t), ESHUTDOWN);
+    cr_assert_eq(atomic_load(&notified), 1);
+    fut_manual_destroy(&m);
+}
+
+Test(fut_manual, set_notify_on_null_or_destroyed_is_einval)
+{
+    cr_assert_eq(fut_manual_set_notify(NULL, count_notify, NULL), EINVAL);
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(fut_manual_set_notify(&m, count_notify, NULL), EINVAL);
+}
+
+/* A loop adapter in a few lines: notify writes a byte to a pipe, and the loop thread
+ * sleeps in poll() on it (as an epoll or libuv loop would), then drains the manual. */
+typedef struct pipe_loop {
+    fut_manual m;
+    int fds[2];
+    _Atomic long ran;
+} pipe_loop;
+
+static void pipe_notify(void *ctx)
+{
+    pipe_loop *l = ctx;
+    char b = 1;
+    cr_assert_eq(write(l->fds[1], &b, 1), 1);
+}
+
+typedef struct ctask {
+    fut_task t;
+    pipe_loop *l;
+} ctask;
+
+static void counted_run(fut_task *t, int err)
+{
+    (void)err;
+    pipe_loop *l = ((ctask *)(void *)t)->l;
+    atomic_fetch_add(&l->ran, 1);
+}
+
+typedef struct pfeeder {
+    pipe_loop *l;
+    ctask *ts;
+    size_t n;
+} pfeeder;
+
+static void *pfeeder_main(void *arg)
+{
+    pfeeder *f = arg;
+    for (size_t i = 0; i < f->n; i++) {
+        f->ts[i].t.run = counted_run;
+        f->ts[i].l = f->l;
+        fut_sched_submit(&f->l->m.sched, &f->ts[i].t);
+        if (i % 64 == 0)
+            sched_yield(); /* let the loop catch up, so the queue empties and refills */
+    }
+    return NULL;
+}
+
+Test(fut_manual, a_loop_woken_through_notify_runs_every_task_submitted_from_other_threads)
+{
+    pipe_loop l;
+    atomic_init(&l.ran, 0);
+    cr_assert_eq(pipe(l.fds), 0);
+    cr_assert_eq(fut_manual_init(&l.m, 0), 0);
+    cr_assert_eq(fut_manual_set_notify(&l.m, pipe_notify, &l), 0);
+    enum { FEEDERS = 2, N = 20000 };
+    ctask *ts = calloc(FEEDERS * N, sizeof *ts);
+    cr_assert_not_null(ts);
+    pfeeder f[FEEDERS];
+    pthread_t t[FEEDERS];
+    for (int i = 0; i < FEEDERS; i++) {
+        f[i] = (pfeeder){&l, ts + i * N, N};
+        cr_assert_eq(pthread_create(&t[i], NULL, pfeeder_main, &f[i]), 0);
+    }
+    long wakeups = 0;
+    while (atomic_load(&l.ran) < FEEDERS * N) {
+        struct pollfd p = {.fd = l.fds[0], .events = POLLIN};
+        int rc = poll(&p, 1, WAKE_BOUND_S * 1000);
+        cr_assert_eq(rc, 1, "no wake-up for %d s with %ld of %d run: a lost notify", WAKE_BOUND_S,
+                     atomic_load(&l.ran), FEEDERS * N);
+        char buf[256];
+        wakeups += read(l.fds[0], buf, sizeof buf) > 0;
+        fut_manual_run_all(&l.m);
+    }
+    for (int i = 0; i < FEEDERS; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(fut_manual_run_all(&l.m), 0);
+    cr_assert_eq(atomic_load(&l.ran), FEEDERS * N);
+    cr_assert_gt(wakeups, 0);
+    fut_manual_destroy(&l.m);
+    close(l.fds[0]);
+    close(l.fds[1]);
+    free(ts);
 }
 
 Test(fut_manual, wait_wakes_with_eshutdown_when_another_thread_closes)
