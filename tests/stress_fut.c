@@ -732,6 +732,27 @@ static void poll_relax(unsigned *spins)
         fut__cpu_relax();
 }
 
+/* n pending promises and their futures, and the plain data they publish. */
+static void litmus_init(litmus *l)
+{
+    l->n = (size_t)TU_ITERS(20000);
+    atomic_init(&l->read, 0);
+    l->data = calloc(l->n, sizeof *l->data);
+    l->p = calloc(l->n, sizeof *l->p);
+    l->f = calloc(l->n, sizeof *l->f);
+    cr_assert(l->data != NULL && l->p != NULL && l->f != NULL);
+    for (size_t i = 0; i < l->n; i++)
+        cr_assert_eq(fut_promise_new(&l->p[i], &l->f[i]), 0);
+}
+
+static void litmus_free(litmus *l)
+{
+    free(l->data);
+    free(l->p);
+    free(l->f);
+    cr_assert_eq(TU_LIVE(), 0);
+}
+
 /* Called by the writer before item i. */
 static void litmus_pace(litmus *l, size_t i)
 {
@@ -761,14 +782,8 @@ static void *litmus_settler(void *arg)
 
 Test(stress_fut, litmus_a_reader_polling_is_ready_sees_data_written_before_the_settle)
 {
-    litmus l = {.n = (size_t)TU_ITERS(20000)};
-    atomic_init(&l.read, 0);
-    l.data = calloc(l.n, sizeof *l.data);
-    l.p = calloc(l.n, sizeof *l.p);
-    l.f = calloc(l.n, sizeof *l.f);
-    cr_assert(l.data != NULL && l.p != NULL && l.f != NULL);
-    for (size_t i = 0; i < l.n; i++)
-        cr_assert_eq(fut_promise_new(&l.p[i], &l.f[i]), 0);
+    litmus l;
+    litmus_init(&l);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, litmus_settler, &l), 0);
     size_t wrong = 0;
@@ -787,10 +802,7 @@ Test(stress_fut, litmus_a_reader_polling_is_ready_sees_data_written_before_the_s
             wrong++;
     }
     cr_assert_eq(wrong, 0, "%zu reads saw stale data or a wrong value", wrong);
-    free(l.data);
-    free(l.p);
-    free(l.f);
-    cr_assert_eq(TU_LIVE(), 0);
+    litmus_free(&l);
 }
 
 static void *litmus_canceller(void *arg)
@@ -806,14 +818,8 @@ static void *litmus_canceller(void *arg)
 
 Test(stress_fut, litmus_a_producer_polling_promise_cancelled_sees_data_written_before_the_cancel)
 {
-    litmus l = {.n = (size_t)TU_ITERS(20000)};
-    atomic_init(&l.read, 0);
-    l.data = calloc(l.n, sizeof *l.data);
-    l.p = calloc(l.n, sizeof *l.p);
-    l.f = calloc(l.n, sizeof *l.f);
-    cr_assert(l.data != NULL && l.p != NULL && l.f != NULL);
-    for (size_t i = 0; i < l.n; i++)
-        cr_assert_eq(fut_promise_new(&l.p[i], &l.f[i]), 0);
+    litmus l;
+    litmus_init(&l);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, litmus_canceller, &l), 0);
     size_t wrong = 0, refused = 0;
@@ -835,8 +841,5 @@ Test(stress_fut, litmus_a_producer_polling_promise_cancelled_sees_data_written_b
     }
     cr_assert_eq(wrong, 0, "%zu reads saw stale data or a wrong outcome", wrong);
     cr_assert_eq(refused, l.n, "a cancelled promise took a value");
-    free(l.data);
-    free(l.p);
-    free(l.f);
-    cr_assert_eq(TU_LIVE(), 0);
+    litmus_free(&l);
 }
