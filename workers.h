@@ -39,7 +39,7 @@
  * same for map_reduce (1.18 against 1.20 ns per item) and batched submits (21-29 ns per
  * task against 23-26); one-by-one submits of empty tasks cost 174-185 ns against 97-99,
  * as idle workers go to sleep between tasks and each submit then pays a wake-up. An
- * unbounded pool keeps no shared count: a submit touches its queue's line, a fence and
+ * unbounded pool keeps no shared count: a submit touches its queue's line and reads
  * the sleepers count.
  * Linkage: as fut.h (FUT_IMPLEMENTATION in one file, or FUT_STATIC).
  * Config macros: those of fut.h; FUT_WORKERS_BATCH (default 32): most tasks a worker
@@ -153,14 +153,15 @@ static inline void fut__workers_unreserve(fut_workers *w, size_t n)
 }
 
 /* After a push: wakes up to n sleepers. The pair with fut__workers_sleep: a sleeper
- * counts itself in sleepers (seq_cst) and then looks at every queue under its lock; we
- * pushed under the queue's lock and then read sleepers after a seq_cst fence. Either its
- * look comes after our unlock and sees the task, or our fence and load come after its
- * count-up (through that lock) and see it: no task is left with every worker asleep. */
+ * counts itself in sleepers and then looks at every queue under its lock; we pushed
+ * under the queue's lock and read sleepers after unlocking it. The queue lock orders the
+ * two: either the sleeper's look comes after our unlock and sees the task, or it comes
+ * before our lock, and then its count-up happens before our load, which sees it. No
+ * fence is needed: the mutex is the synchronisation. */
 static inline void fut__workers_wake(fut_workers *w, size_t n)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    unsigned s = atomic_load_explicit(&w->sleepers, memory_order_relaxed); /* relaxed: after the fence */
+    /* relaxed: ordered after the sleeper's count-up by the queue lock, as above. */
+    unsigned s = atomic_load_explicit(&w->sleepers, memory_order_relaxed);
     if (s == 0)
         return;
     pthread_mutex_lock(&w->sleep_lock);
@@ -320,8 +321,9 @@ static inline void fut__workers_sleep(fut_workers *w)
     /* No spinning first: measured on 2 cores, a spin of 256 polls made `submit` slower
      * (205 against 175 ns): spinners keep pulling the queue lines the submitter writes. */
     pthread_mutex_lock(&w->sleep_lock);
-    /* seq_cst: our half of the pair in fut__workers_wake (count up, then look). */
-    atomic_fetch_add_explicit(&w->sleepers, 1, memory_order_seq_cst);
+    /* relaxed: the queue locks taken next order it before a submitter's load (see
+     * fut__workers_wake); it is also under sleep_lock, which the wake-up takes. */
+    atomic_fetch_add_explicit(&w->sleepers, 1, memory_order_relaxed);
     if (!fut__workers_any(w) &&
         !atomic_load_explicit(&w->stopping, memory_order_acquire)) /* acquire: as in the worker loop */
         pthread_cond_wait(&w->wake, &w->sleep_lock);
