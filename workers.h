@@ -37,8 +37,9 @@
  * shut down pool refuses submits with EINVAL and shutdown gives EINVAL.
  * Cost (bench/run, 2 cores, against the single-mutex teaching pool this replaced): the
  * same for map_reduce (1.18 against 1.20 ns per item) and batched submits (21-29 ns per
- * task against 23-26); one-by-one submits of empty tasks cost 174-185 ns against 97-99,
- * as idle workers go to sleep between tasks and each submit then pays a wake-up. An
+ * task against 23-26); one-by-one submits of empty tasks cost 130-185 ns over several
+ * runs against 97-99, as idle workers go to sleep between tasks and each submit then
+ * pays a wake-up. An
  * unbounded pool keeps no shared count: a submit touches its queue's line and reads
  * the sleepers count.
  * Linkage: as fut.h (FUT_IMPLEMENTATION in one file, or FUT_STATIC).
