@@ -358,11 +358,12 @@ FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity);
 /* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
 FUT__DEF void fut_manual_destroy(fut_manual *m);
 /* The loop adapter's hook: notify(ctx) is called each time m's queue goes from empty to
- * non-empty, on the submitting thread, after m's lock is released (so it may take locks
- * of its own; it is where an event loop is woken: uv_async_send, a write to an eventfd,
- * g_main_context_wakeup). The loop thread then drains m (fut_manual_run_all) until it is
- * empty. Set it (NULL clears) before other threads submit. Returns 0, or EINVAL for a
- * NULL or destroyed m. */
+ * non-empty, on the submitting thread, under m's lock - so once fut_manual_close has
+ * returned no notify is running or will run, and the loop may close what notify uses.
+ * It is where an event loop is woken (uv_async_send, a write to an eventfd,
+ * g_main_context_wakeup) and must not call back into m. The loop thread then drains m
+ * (fut_manual_run_all) until it is empty. Set it (NULL clears) before other threads
+ * submit. Returns 0, or EINVAL for a NULL or destroyed m. */
 FUT__DEF int fut_manual_set_notify(fut_manual *m, void (*notify)(void *ctx), void *ctx);
 /* Runs the oldest queued task. Returns 1 if one ran, 0 if the queue was empty. */
 FUT__DEF int fut_manual_run_one(fut_manual *m);
@@ -2482,11 +2483,10 @@ static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_tas
             notify = m->notify; /* empty -> non-empty: the loop may be asleep */
         m->pending += n;
         pthread_cond_broadcast(&m->ready);
+        if (notify != NULL)
+            notify(m->notify_ctx); /* under the lock: never after fut_manual_close */
     }
-    void *ctx = m->notify_ctx;
     pthread_mutex_unlock(&m->lock);
-    if (notify != NULL)
-        notify(ctx);
     return err;
 }
 

@@ -1,73 +1,46 @@
-/* 10 - your own scheduler: continuations on a libuv loop.
+/* 10 - continuations on a libuv loop: the manual scheduler as a loop adapter.
  *
- * A scheduler is a fut_sched embedded first in your struct; submit() receives a fut_task
- * (a node fut already holds) and promises to call task->run(task, 0) later. Over libuv:
- * submit links the task into a mutex-protected list and calls uv_async_send, which is
- * safe from any thread and wakes the loop; the async callback runs the list on the loop
- * thread. Producers on a thread pool settle; continuations run on the loop, next to the
- * loop's sockets and timers. Built when libuv is found (Debian: libuv1-dev). */
+ * A fut_manual is a FIFO of tasks that one thread drains. Give it a notify hook that
+ * wakes the loop - uv_async_send, safe from any thread - and the async callback drains
+ * it on the loop thread: that is the whole adapter. Producers on a thread pool settle;
+ * continuations run on the loop, next to the loop's sockets and timers. The hook runs
+ * under the manual's lock, so once fut_manual_close has returned nothing can touch the
+ * async handle and the loop may close it. Built when libuv is found (libuv1-dev). */
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include "workers.h"
 #include <stdio.h>
 #include <uv.h>
 
-typedef struct uv_sched {
-    fut_sched sched; /* first member: &u->sched is the fut_sched * */
+typedef struct uv_adapter {
+    fut_manual m; /* &a->m.sched is the fut_sched * continuations are attached with */
     uv_async_t wake;
-    pthread_mutex_t lock; /* guards the list and closed: submit runs on any thread */
-    fut_task *head, *tail;
-    int closed;
-} uv_sched;
+} uv_adapter;
 
-static int uv_sched_submit(fut_sched *s, fut_task *t)
+static void wake_loop(void *ctx) { uv_async_send(&((uv_adapter *)ctx)->wake); }
+
+static void drain(uv_async_t *h) { fut_manual_run_all(&((uv_adapter *)h->data)->m); }
+
+static int uv_adapter_init(uv_adapter *a, uv_loop_t *loop)
 {
-    uv_sched *u = (uv_sched *)(void *)s;
-    pthread_mutex_lock(&u->lock);
-    int err = u->closed ? ESHUTDOWN : 0;
-    if (err == 0) {
-        t->next = NULL;
-        if (u->tail != NULL)
-            u->tail->next = t;
-        else
-            u->head = t;
-        u->tail = t;
-        uv_async_send(&u->wake); /* under the lock: never after the handle is closed */
-    }
-    pthread_mutex_unlock(&u->lock);
-    return err; /* a refusal settles the continuation's future with err */
+    if (fut_manual_init(&a->m, 0) != 0 || uv_async_init(loop, &a->wake, drain) != 0)
+        return -1;
+    a->wake.data = a;
+    return fut_manual_set_notify(&a->m, wake_loop, a);
 }
 
-/* On the loop thread: take the whole list (several sends may wake us once), run it. */
-static void uv_sched_run(uv_sched *u, int err)
+/* On the loop thread: refuse from now on, run what is queued, close the handle. */
+static void uv_adapter_close(uv_adapter *a)
 {
-    pthread_mutex_lock(&u->lock);
-    fut_task *t = u->head;
-    u->head = u->tail = NULL;
-    pthread_mutex_unlock(&u->lock);
-    while (t != NULL) {
-        fut_task *next = t->next; /* read first: running t may free it */
-        t->run(t, err);
-        t = next;
-    }
-}
-
-static void uv_sched_drain(uv_async_t *a) { uv_sched_run(a->data, 0); }
-
-/* On the loop thread: refuse from now on, give back what is queued, close the handle. */
-static void uv_sched_close(uv_sched *u)
-{
-    pthread_mutex_lock(&u->lock);
-    u->closed = 1;
-    pthread_mutex_unlock(&u->lock);
-    uv_sched_run(u, ESHUTDOWN);
-    uv_close((uv_handle_t *)&u->wake, NULL); /* no handles left: uv_run returns */
+    fut_manual_close(&a->m);
+    fut_manual_run_all(&a->m);
+    uv_close((uv_handle_t *)&a->wake, NULL); /* no handles left: uv_run returns */
 }
 
 enum { JOBS = 6 };
 
 typedef struct app { /* touched by continuations only, on the loop thread */
-    uv_sched *sched;
+    uv_adapter *loop;
     pthread_t loop_thread;
     int done, on_loop_thread;
 } app;
@@ -85,27 +58,25 @@ static fut_future on_loop(void *ctx, fut_result r)
     app *a = ctx;
     a->on_loop_thread += pthread_equal(pthread_self(), a->loop_thread) != 0;
     if (++a->done == JOBS)
-        uv_sched_close(a->sched); /* the last one: let the loop end */
+        uv_adapter_close(a->loop); /* the last one: let the loop end */
     return r.err ? fut_ready_result(r) : fut_ready(fut_i64(r.value.i64 + 1));
 }
 
 int main(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    uv_sched u = {.sched = {.submit = uv_sched_submit, .workers = 1}, .head = NULL};
+    uv_adapter u;
     fut_workers pool;
-    if (pthread_mutex_init(&u.lock, NULL) != 0 || uv_async_init(loop, &u.wake, uv_sched_drain) != 0 ||
-        fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
+    if (uv_adapter_init(&u, loop) != 0 || fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
         return 1;
-    u.wake.data = &u;
 
-    app a = {.sched = &u, .loop_thread = pthread_self(), .done = 0};
+    app a = {.loop = &u, .loop_thread = pthread_self(), .done = 0};
     int ids[JOBS];
     fut_future fs[JOBS];
     for (int i = 0; i < JOBS; i++) {
         ids[i] = i;
         fs[i] = fut_spawn(&pool.sched, work, &ids[i]);
-        fs[i] = fut_then_result(&fs[i], &u.sched, on_loop, &a);
+        fs[i] = fut_then_result(&fs[i], &u.m.sched, on_loop, &a);
     }
     uv_run(loop, UV_RUN_DEFAULT); /* this thread is the loop thread until all ran */
 
@@ -116,6 +87,6 @@ int main(void)
 
     fut_workers_shutdown(&pool, FUT_WORKERS_DRAIN);
     uv_loop_close(loop);
-    pthread_mutex_destroy(&u.lock);
+    fut_manual_destroy(&u.m);
     return 0;
 }
