@@ -570,3 +570,71 @@ Test(fut_workers, outside_threads_and_workers_submitting_at_once_lose_nothing)
     fut_cache_flush();
     cr_assert_eq(tu_live(), 0, "%ld allocations left", tu_live());
 }
+
+/* ---- stress: tasks that submit more while the pool drains -------------------------- */
+
+typedef struct tree {
+    fut_workers *w;
+    _Atomic long runs, refused, started;
+    int depth;
+    struct node *nodes;
+    _Atomic long next;
+} tree;
+
+typedef struct node {
+    fut_task t;
+    tree *tr;
+    int depth;
+    _Atomic int runs;
+} node;
+
+/* Each node run submits two children (until depth), accepted or refused: either way the
+ * child runs exactly once, so a full tree of 2^(depth+1) - 1 runs is the invariant. */
+static void node_run(fut_task *t, int err)
+{
+    node *n = (node *)(void *)t;
+    tree *tr = n->tr;
+    atomic_fetch_add(&n->runs, 1);
+    atomic_fetch_add(&tr->runs, 1);
+    atomic_fetch_add(&tr->started, 1);
+    if (err != 0)
+        atomic_fetch_add(&tr->refused, 1);
+    if (n->depth == tr->depth)
+        return;
+    for (int k = 0; k < 2; k++) {
+        node *c = &tr->nodes[atomic_fetch_add(&tr->next, 1)];
+        c->t.run = node_run;
+        c->tr = tr;
+        c->depth = n->depth + 1;
+        fut_sched_submit(&tr->w->sched, &c->t); /* a refusal runs c here, with its error */
+    }
+}
+
+Test(fut_workers, a_tree_of_tasks_submitting_while_the_pool_drains_runs_every_node_once)
+{
+    for (int how = FUT_WORKERS_DRAIN; how <= FUT_WORKERS_DISCARD; how++) {
+        fut_workers w;
+        cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = (unsigned)TU_THREADS()}), 0);
+        tree tr = {.w = &w, .depth = 14};
+        long total = (1L << (tr.depth + 1)) - 1;
+        tr.nodes = calloc((size_t)total, sizeof *tr.nodes);
+        cr_assert_not_null(tr.nodes);
+        atomic_init(&tr.runs, 0);
+        atomic_init(&tr.refused, 0);
+        atomic_init(&tr.started, 0);
+        atomic_init(&tr.next, 1);
+        tr.nodes[0] = (node){.t.run = node_run, .tr = &tr, .depth = 0};
+        cr_assert_eq(fut_sched_submit(&w.sched, &tr.nodes[0].t), 0);
+        wait_for(&tr.started, total / 8, "the tree to grow"); /* shut down mid-tree */
+        cr_assert_eq(fut_workers_shutdown(&w, how), 0);
+        cr_assert_eq(atomic_load(&tr.runs), total, "%s: %ld of %ld nodes ran",
+                     how == FUT_WORKERS_DRAIN ? "drain" : "discard", atomic_load(&tr.runs), total);
+        for (long i = 0; i < total; i++)
+            cr_assert_eq(atomic_load(&tr.nodes[i].runs), 1, "node %ld ran %d times", i,
+                         atomic_load(&tr.nodes[i].runs));
+        cr_log_info("%s: %ld of %ld nodes refused", how == FUT_WORKERS_DRAIN ? "drain" : "discard",
+                    atomic_load(&tr.refused), total);
+        free(tr.nodes);
+        cr_assert_eq(tu_live(), 0);
+    }
+}
