@@ -362,8 +362,9 @@ FUT__DEF void fut_manual_destroy(fut_manual *m);
  * returned no notify is running or will run, and the loop may close what notify uses.
  * It is where an event loop is woken (uv_async_send, a write to an eventfd,
  * g_main_context_wakeup) and must not call back into m. The loop thread then drains m
- * (fut_manual_run_all) until it is empty. Set it (NULL clears) before other threads
- * submit. Returns 0, or EINVAL for a NULL or destroyed m. */
+ * (fut_manual_run_all) until it is empty. m keeps notify and ctx (ctx is not owned:
+ * keep it alive while set); set them (NULL clears) before other threads submit. Returns
+ * 0, or EINVAL for a NULL or destroyed m. */
 FUT__DEF int fut_manual_set_notify(fut_manual *m, void (*notify)(void *ctx), void *ctx);
 /* Runs the oldest queued task. Returns 1 if one ran, 0 if the queue was empty. */
 FUT__DEF int fut_manual_run_one(fut_manual *m);
@@ -2467,7 +2468,6 @@ static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_tas
         return FUT_ESHUTDOWN; /* destroyed: its mutex is gone too */
     pthread_mutex_lock(&m->lock);
     int err = 0;
-    void (*notify)(void *) = NULL;
     if (m->closed)
         err = FUT_ESHUTDOWN;
     else if (m->capacity != 0 && m->capacity - m->pending < n)
@@ -2479,12 +2479,11 @@ static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_tas
         else
             m->head = head;
         m->tail = last;
-        if (m->pending == 0)
-            notify = m->notify; /* empty -> non-empty: the loop may be asleep */
+        int was_empty = m->pending == 0; /* empty -> non-empty: the loop may be asleep */
         m->pending += n;
         pthread_cond_broadcast(&m->ready);
-        if (notify != NULL)
-            notify(m->notify_ctx); /* under the lock: never after fut_manual_close */
+        if (was_empty && m->notify != NULL)
+            m->notify(m->notify_ctx); /* under the lock: never after fut_manual_close */
     }
     pthread_mutex_unlock(&m->lock);
     return err;

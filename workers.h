@@ -105,14 +105,16 @@ typedef struct fut_workers {
     pthread_cond_t wake;
 } fut_workers;
 
-/* Starts the workers. Returns 0, EINVAL, ENOMEM or a pthread error (then nothing is
- * left running or allocated). */
+/* Starts the workers; cfg is read during the call only (its ctx is kept for the hooks).
+ * Returns 0, EINVAL, ENOMEM or a pthread error (then nothing is left running or
+ * allocated). */
 FUT__DEF int fut_workers_init(fut_workers *w, const fut_workers_config *cfg);
 /* Closes, drains or refuses (how: FUT_WORKERS_DRAIN or FUT_WORKERS_DISCARD), joins,
  * frees. Returns 0; EINVAL (NULL, zeroed, shut down, or a bad how); EDEADLK when called
  * on one of the pool's own workers (nothing is done). */
 FUT__DEF int fut_workers_shutdown(fut_workers *w, int how);
-/* The index of the calling thread among w's workers, or -1 if it is not one of them. */
+/* The index of the calling thread among w's workers, or -1 if it is not one of them
+ * (or w is NULL). Borrows w; any thread. */
 FUT__DEF int fut_workers_self(const fut_workers *w);
 
 /* ======================================================================================
@@ -206,22 +208,6 @@ static inline unsigned fut__workers_target(const fut_workers *w)
     return fut__w_next++ % w->cfg.threads;
 }
 
-static int fut__workers_submit(fut_sched *s, fut_task *t)
-{
-    fut_workers *w = fut__workers_of(s);
-    if (!w->alive)
-        return EINVAL;
-    if (fut__workers_reserve(w, 1) == 0)
-        return EAGAIN;
-    int err = fut__workers_push(w, fut__workers_target(w), t, t, 1);
-    if (err != 0) {
-        fut__workers_unreserve(w, 1);
-        return err;
-    }
-    fut__workers_wake(w, 1);
-    return 0;
-}
-
 /* The longest prefix that fits the bound goes to one queue under one lock; returns the
  * first task not taken (the rest still linked behind it) and *err for it. */
 static fut_task *fut__workers_submit_many(fut_sched *s, fut_task *head, size_t n, int *err)
@@ -245,9 +231,7 @@ static fut_task *fut__workers_submit_many(fut_sched *s, fut_task *head, size_t n
     fut_task *rest = k < n ? tail->next : NULL; /* read before the push: then they may run */
     int e = fut__workers_push(w, fut__workers_target(w), head, tail, k);
     if (e != 0) {
-        fut__workers_unreserve(w, k);
-        if (k < n)
-            tail->next = rest; /* relink: the whole list is refused */
+        fut__workers_unreserve(w, k); /* closed: nothing was linked, the list is intact */
         *err = e;
         return head;
     }
@@ -255,6 +239,14 @@ static fut_task *fut__workers_submit_many(fut_sched *s, fut_task *head, size_t n
     if (k < n)
         *err = EAGAIN;
     return rest;
+}
+
+/* One task is a list of one. */
+static int fut__workers_submit(fut_sched *s, fut_task *t)
+{
+    int err;
+    fut__workers_submit_many(s, t, 1, &err);
+    return err;
 }
 
 static int fut__workers_may_inline(fut_sched *s) { return fut__w_self == fut__workers_of(s); }
@@ -286,10 +278,12 @@ static inline fut_task *fut__workers_find(fut_workers *w, unsigned self, size_t 
 {
     /* A fair share of our own queue (its length over the workers, at least one): a list
      * that submit_many put here in one piece is left for the others to steal from. */
-    /* relaxed: a hint; take re-reads len under the lock. */
-    size_t share = atomic_load_explicit(&w->q[self].len, memory_order_relaxed) / w->cfg.threads;
+    /* relaxed: a hint; take re-reads len under the lock. A stale 0 skips no task for
+     * good: before sleeping, fut__workers_any looks at every queue under its lock. */
+    size_t own = atomic_load_explicit(&w->q[self].len, memory_order_relaxed);
+    size_t share = own / w->cfg.threads;
     share = share < 1 ? 1 : share > FUT_WORKERS_BATCH ? FUT_WORKERS_BATCH : share;
-    fut_task *t = fut__workers_take(w, self, share, n);
+    fut_task *t = own != 0 ? fut__workers_take(w, self, share, n) : NULL;
     for (unsigned d = 1; t == NULL && d < w->cfg.threads; d++) {
         unsigned v = (self + d) % w->cfg.threads;
         /* relaxed: a hint, as above. */

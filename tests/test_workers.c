@@ -81,6 +81,16 @@ static void gate_init(gate *g)
     g->t.run = gate_run;
 }
 
+/* A one-worker pool (with that bound) whose worker is blocked in g: what is submitted
+ * next stays queued until g opens. */
+static void start_blocked(fut_workers *w, gate *g, size_t bound)
+{
+    cr_assert_eq(fut_workers_init(w, &(fut_workers_config){.threads = 1, .bound = bound}), 0);
+    gate_init(g);
+    cr_assert_eq(fut_sched_submit(&w->sched, &g->t), 0);
+    wait_for(&g->entered, 1, "the gate to block the worker"); /* taken: no longer queued */
+}
+
 /* ---- bad input ---------------------------------------------------------------------- */
 
 Test(fut_workers, init_null_pool_null_config_or_zero_threads_is_einval)
@@ -247,11 +257,8 @@ Test(fut_workers, submit_many_hands_over_a_list_and_each_task_runs_once_on_a_wor
 Test(fut_workers, the_bound_refuses_with_eagain_and_submit_many_takes_what_fits)
 {
     fut_workers w;
-    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1, .bound = 4}), 0);
     gate g;
-    gate_init(&g);
-    cr_assert_eq(fut_sched_submit(&w.sched, &g.t), 0);
-    wait_for(&g.entered, 1, "the gate to block the worker"); /* taken: no longer queued */
+    start_blocked(&w, &g, 4);
     _Atomic long done;
     atomic_init(&done, 0);
     rtask *r = rtasks(10, &w, &done);
@@ -290,26 +297,29 @@ static void *stopper_main(void *arg)
     return NULL;
 }
 
+/* Starts s's shutdown on thread *t and returns once it has closed the queues. */
+static void stop_in_background(stopper *s, pthread_t *t)
+{
+    cr_assert_eq(pthread_create(t, NULL, stopper_main, s), 0);
+    uint64_t t0 = fut_now_ns();
+    while (!atomic_load(&s->w->stopping)) { /* the queues are closed before stopping is set */
+        cr_assert(fut_now_ns() - t0 < (uint64_t)WAIT_S * 1000000000u, "shutdown never closed");
+        sched_yield();
+    }
+}
+
 static void shutdown_with_work_queued(int how)
 {
     fut_workers w;
-    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1}), 0);
     gate g;
-    gate_init(&g);
-    cr_assert_eq(fut_sched_submit(&w.sched, &g.t), 0);
-    wait_for(&g.entered, 1, "the gate");
+    start_blocked(&w, &g, 0);
     size_t n = 200;
     rtask *r = rtasks(n, &w, NULL);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(fut_sched_submit(&w.sched, &r[i].t), 0);
     stopper s = {&w, how, -1};
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, stopper_main, &s), 0);
-    uint64_t t0 = fut_now_ns();
-    while (!atomic_load(&w.stopping)) { /* the queues are closed before stopping is set */
-        cr_assert(fut_now_ns() - t0 < (uint64_t)WAIT_S * 1000000000u, "shutdown never closed");
-        sched_yield();
-    }
+    stop_in_background(&s, &t);
     rtask late = {.t.run = rtask_run, .w = &w};
     cr_assert_eq(fut_sched_submit(&w.sched, &late.t), FUT_ESHUTDOWN, "closed: refused");
     cr_assert_eq(atomic_load(&late.runs), 1);
@@ -346,11 +356,8 @@ Test(fut_workers, discard_refuses_every_queued_task_once_with_eshutdown)
 Test(fut_workers, discard_settles_pending_spawns_with_eshutdown)
 {
     fut_workers w;
-    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1}), 0);
     gate g;
-    gate_init(&g);
-    cr_assert_eq(fut_sched_submit(&w.sched, &g.t), 0);
-    wait_for(&g.entered, 1, "the gate");
+    start_blocked(&w, &g, 0);
     job j[8];
     fut_future f[8];
     for (int i = 0; i < 8; i++) {
@@ -360,9 +367,7 @@ Test(fut_workers, discard_settles_pending_spawns_with_eshutdown)
     }
     stopper s = {&w, FUT_WORKERS_DISCARD, -1};
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, stopper_main, &s), 0);
-    while (!atomic_load(&w.stopping))
-        sched_yield();
+    stop_in_background(&s, &t);
     atomic_store(&g.open, 1);
     pthread_join(t, NULL);
     for (int i = 0; i < 8; i++) {
