@@ -5,7 +5,8 @@
 # letting meson fetch the subproject (depth 1, as the README says). Proves that
 #   - the README's revision is v<version>, and the version is the same in meson.build
 #     and fut.h's FUT_VERSION_*;
-#   - that tag exists in this repository (a clean clone carries it);
+#   - the tag names the commit RELEASES records (made in the scratch copy when this
+#     clone has no tags);
 #   - meson checks the subproject out at the tag and dependency('fut') builds and runs
 #     a consumer with -Dwerror=true, whatever fut.pc the machine has installed.
 # Works in a temp dir; the network is not used. Quiet on success; exit 0 or 1.
@@ -44,8 +45,22 @@ rev=$(printf '%s\n' "$wrap" | sed -n 's/^revision = //p')
 printf '%s\n' "$wrap" | grep -q '^url = ' || fail "the README's wrap has no url line"
 
 git clone -q --bare "$root" "$tmp/fut.git" >>"$log" 2>&1 || fail "cannot clone $root"
-commit=$(git -C "$tmp/fut.git" rev-parse -q --verify "refs/tags/$tag^{commit}") ||
-    fail "tag $tag is not in this repository (git fetch --tags, or tag the release)"
+# The release record: RELEASES names the tag's commit, because a clone need not carry
+# tags. A tag in the clone must agree with it; a missing one is made in the scratch copy
+# (only there), at the recorded commit, which must be in this history and carry the
+# version.
+recorded=$(awk -v t="$tag" '$1 == t {print $2}' "$root/RELEASES" 2>/dev/null)
+[ -n "$recorded" ] || fail "RELEASES has no line for $tag"
+if commit=$(git -C "$tmp/fut.git" rev-parse -q --verify "refs/tags/$tag^{commit}"); then
+    [ "$commit" = "$recorded" ] || fail "tag $tag is $commit here, RELEASES says $recorded"
+else
+    git -C "$tmp/fut.git" cat-file -e "$recorded^{commit}" 2>/dev/null ||
+        fail "$tag: commit $recorded (RELEASES) is not in this history"
+    git -C "$tmp/fut.git" show "$recorded:meson.build" | grep -q "^  version: '$version',$" ||
+        fail "$tag: commit $recorded does not carry version $version"
+    git -C "$tmp/fut.git" tag "$tag" "$recorded" || fail "cannot tag $recorded"
+    commit=$recorded
+fi
 
 app=$tmp/app
 mkdir -p "$app/subprojects"
