@@ -41,7 +41,8 @@
  * CONSUMES a handle marks it spent, and a spent handle given again gets EINVAL (or
  * EALREADY for a settled promise), never a crash. A function that BORROWS leaves it valid.
  *   consumes: fut_promise_set/_set_ptr/_set_error/_set_result/_drop, fut_then/_recover/
- *             _then_result, fut_split, fut_get, fut_try_get (when it returns 0),
+ *             _then_result, fut_detach and fut_split (when they return 0), fut_get,
+ *             fut_try_get (when it returns 0),
  *             fut_drop, fut_move, fut_input_attach
  *   borrows:  fut_is_ready, fut_wait/_until/_for, fut_cancel, fut_promise_cancelled,
  *             fut_promise_on_cancel
@@ -377,6 +378,22 @@ FUT__DEF void fut_manual_close(fut_manual *m);
  * clock passes deadline_ns (ETIMEDOUT). UINT64_MAX waits for ever. */
 FUT__DEF int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
 
+/* A deferring view of a scheduler, chosen per call: a continuation or spawn given
+ * &d->sched goes through base's submit (or submit_many) and never runs inside the call
+ * that makes it ready - not in fut_then on a settled future, not in the fut_promise_set
+ * or the continuation that settles its input - whatever base's may_inline says. Pass
+ * &d.sched where running inline would re-enter the caller (an event loop's callback, a
+ * parser, code holding a lock), base where inline is welcome. It adds one indirect call
+ * per submit and no state: base must outlive d. A base whose submit runs the task before
+ * returning (fut_inline) still runs it during that submit - there is nowhere else.
+ * Copies base's workers and env: init d after assigning base->env. Returns 0, or EINVAL
+ * for a NULL d or base or a base without submit (d is then left as it was). */
+typedef struct fut_deferred {
+    fut_sched sched; /* pass &d->sched where a fut_sched * is wanted */
+    fut_sched *base;
+} fut_deferred;
+FUT__DEF int fut_deferred_init(fut_deferred *d, fut_sched *base);
+
 /* ---- create ----------------------------------------------------------------------- */
 
 /* A pending future and the promise that settles it. Returns 0, EINVAL or ENOMEM. */
@@ -425,15 +442,28 @@ FUT__DEF int fut_promise_on_cancel(fut_promise *p, void (*hook)(void *ctx), void
  * recover: fn runs on an error; a value passes through untouched (destructor included).
  * then_result: fn runs on either and sees the whole outcome (folly's thenTry, Java's
  * handle); return fut_ready_result(r) to pass it on, destructor included.
- * When f is already settled and s allows it (may_inline), fn runs at once on this
- * thread and its future is returned: no allocation. Otherwise fn runs when f settles:
- * inside that settle, on the settling thread, if s allows it then; else through
- * s->submit. A NULL s, an s without submit or a NULL fn gives EINVAL (f is still
+ * When fn runs inline: when f is already settled and s allows it (may_inline), fn runs
+ * at once, inside this call, and its future is returned: no allocation. Otherwise fn
+ * runs when f settles: inside that settle (the fut_promise_set, or the continuation
+ * that returned), on the settling thread, if s allows it then; else through s->submit.
+ * fut_inline always allows it, fut_manual never, fut_workers on its own workers; a
+ * fut_deferred view never does, whatever its base says. A NULL s, an s without submit or a NULL fn gives EINVAL (f is still
  * consumed), an empty or spent f EINVAL, allocation failure ENOMEM, a refusing
  * scheduler its error; in every case f's value, if it comes, is destroyed. */
 static inline fut_future fut_then(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
 static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn, void *ctx);
+
+/* Fire and forget: sink(ctx, r) runs on s, exactly once, when f settles, and no future
+ * comes back - there is nothing to drop and nothing to leak. r is the sink's (its
+ * destructor included: fut_result_drop it, or keep the value). If s refuses the task,
+ * sink still runs, with s's error (f's value destroyed first), on the thread where f
+ * settled. Inline as fut_then says (a settled f and a may_inline s: sink runs here,
+ * and nothing is allocated); otherwise one state. Returns 0 and consumes f; EINVAL for
+ * a NULL, empty or spent f, a NULL s, an s without submit or a NULL sink, ENOMEM when
+ * no state can be had - in both cases f is left as it was and sink does not run. */
+typedef void (*fut_sink_fn)(void *ctx, fut_result r);
+static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx);
 
 /* Runs fn(ctx, a zero value) on s and returns the future of its result (flattened).
  * Always submitted, never run here. A NULL s or fn gives EINVAL, allocation failure
@@ -605,7 +635,7 @@ enum {
 
 /* What produces a state. */
 enum { FUT__OP_PROMISE, FUT__OP_THEN, FUT__OP_RECOVER, FUT__OP_FINALLY, FUT__OP_FORWARD,
-       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT, FUT__OP_EXT };
+       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT, FUT__OP_EXT, FUT__OP_SINK };
 
 #if !FUT__FUTEX
 typedef struct fut__waitblock {
@@ -628,6 +658,7 @@ struct fut__state {
     fut_sched *sched;      /* record: where fn runs (NULL: inline, internal records) */
     union {
         fut_fn fn;                /* record: the continuation */
+        fut_sink_fn sink;         /* sink record (fut_detach): the continuation */
         void (*hook)(void *ctx);  /* promise: the cancel hook */
         const fut_node_ops *ops;  /* node: its cancel and free */
     } cb;
@@ -1607,6 +1638,12 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
         return;
     }
     unsigned op = c->op;
+    if (op == FUT__OP_SINK) {
+        c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
+        in = fut__res(fut_u64(0), NULL, 0);
+        fut__settle_rec(c, &in, wl); /* nobody holds c's consumer side: this frees it */
+        return;
+    }
     if (op == FUT__OP_FORWARD || c->aux != 0 || (op == FUT__OP_THEN && in.err != 0) ||
         (op == FUT__OP_RECOVER && in.err == 0)) {
         fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
@@ -1813,6 +1850,49 @@ static inline fut_future fut_recover(fut_future *f, fut_sched *s, fut_fn fn, voi
 static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn, void *ctx)
 {
     return fut__chain(f, s, fn, ctx, FUT__OP_FINALLY);
+}
+
+static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx)
+{
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT || s == NULL || s->submit == NULL ||
+        sink == NULL)
+        return EINVAL;
+    fut__state *st = fut__is_state(f->tag) ? fut__st(f->tag) : NULL;
+    const fut_env *env = st != NULL ? st->env : s->env;
+    fut_result in;
+    /* acquire: a settled outcome is read (fut__take). */
+    uint32_t w = st != NULL ? atomic_load_explicit(&st->word, memory_order_acquire) : FUT__SET;
+    if ((w & FUT__SET) && fut__may_inline(s)) {
+        if (st != NULL)
+            fut__take(&in, st, w);
+        else
+            fut__ready_out(&in, f);
+        f->tag = FUT__SPENT;
+        fut_stats *stats = fut__stats_of(env);
+        fut_stats_inc(stats, FUT_STAT_CHAINED);
+        fut_stats_inc(stats, FUT_STAT_FAST_PATH);
+        fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
+        sink(ctx, in);
+        return 0;
+    }
+    fut__state *c = fut__state_new(FUT__OP_SINK, env); /* before f is touched: ENOMEM keeps it */
+    if (c == NULL)
+        return ENOMEM;
+    fut__rec_init(c, FUT__OP_SINK, s, NULL, ctx, st);
+    c->cb.sink = sink;
+    /* No consumer: c is private until the link or the submit below publishes it. */
+    atomic_store_explicit(&c->word, FUT__PROD, memory_order_relaxed);
+    fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
+    if (st == NULL)
+        fut__ready_out(&in, f);
+    f->tag = FUT__SPENT;
+    if (st != NULL && fut__attach(st, (uintptr_t)c, &in))
+        return 0; /* linked: the settle delivers it */
+    c->up = NULL;
+    fut_work wl = {NULL, NULL};
+    fut__deliver(c, &in, &wl);
+    fut__work_drain(&wl);
+    return 0;
 }
 
 /* ---- split (defined once) --------------------------------------------------------- */
@@ -2460,6 +2540,31 @@ FUT__DEF void fut_inline_init(fut_sched *s)
     s->may_inline = fut__inline_may;
     s->workers = 1;
     s->env = NULL;
+}
+
+static int fut__deferred_submit(fut_sched *s, fut_task *t)
+{
+    fut_sched *b = ((fut_deferred *)(void *)s)->base;
+    return b->submit(b, t);
+}
+
+static fut_task *fut__deferred_submit_many(fut_sched *s, fut_task *head, size_t n, int *err)
+{
+    fut_sched *b = ((fut_deferred *)(void *)s)->base;
+    return b->submit_many(b, head, n, err); /* set only when base has one */
+}
+
+FUT__DEF int fut_deferred_init(fut_deferred *d, fut_sched *base)
+{
+    if (d == NULL || base == NULL || base->submit == NULL)
+        return EINVAL;
+    d->sched.submit = fut__deferred_submit;
+    d->sched.submit_many = base->submit_many != NULL ? fut__deferred_submit_many : NULL;
+    d->sched.may_inline = NULL; /* the point: never inline */
+    d->sched.workers = base->workers;
+    d->sched.env = base->env;
+    d->base = base;
+    return 0;
 }
 
 static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)

@@ -3786,3 +3786,440 @@ Test(fut_spawn_task, bad_input_is_einval_and_task_is_null)
     f = fut_spawn_task(&inl, spawned_value, &v, NULL);
     cr_assert_eq(fut_get(&f).err, EINVAL);
 }
+
+/* ---- fut_deferred: a view that never runs a continuation inline ------------------- */
+
+static int q_may_always(fut_sched *s)
+{
+    (void)s;
+    return 1;
+}
+
+/* As settler_main, with a pointer value that tu_dtor_count destroys. */
+static void *settler_main_ptr(void *arg)
+{
+    settler *s = arg;
+    spin_until(&s->go);
+    s->rc = fut_promise_set_ptr(&s->p, (void *)3, tu_dtor_count);
+    return NULL;
+}
+
+Test(fut_deferred, a_settled_future_waits_for_the_queue_though_the_base_would_run_it_inline)
+{
+    qsched q;
+    q_init(&q, 1, 1); /* the base says: inline is fine */
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    probe direct = {0}, deferred = {0};
+    fut_future f = fut_ready(fut_i64(41));
+    fut_future g = fut_then(&f, &q.s, p_add1, &direct);
+    cr_assert_eq(calls(&direct), 1, "the base runs it inside fut_then");
+    cr_assert_eq(q.queued, 0);
+    f = fut_ready(fut_i64(41));
+    fut_future h = fut_then(&f, &d.sched, p_add1, &deferred);
+    cr_assert_eq(calls(&deferred), 0, "the view never runs it inside fut_then");
+    cr_assert_eq(q.queued, 1, "it went to the base's submit");
+    cr_assert_eq(fut_is_ready(&h), 0);
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(calls(&deferred), 1);
+    cr_assert_eq(fut_get(&g).value.i64, 42);
+    cr_assert_eq(fut_get(&h).value.i64, 42);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_deferred, a_settle_on_this_thread_does_not_run_it_either)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    probe pr = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_then(&f, &d.sched, p_add1, &pr);
+    fut_future h = fut_recover(&g, &d.sched, p_recover_value, &pr); /* a value: passes */
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), 0);
+    cr_assert_eq(calls(&pr), 0, "nothing ran inside fut_promise_set");
+    cr_assert_eq(q.queued, 1);
+    q_run(&q); /* runs then; recover is a pass-through that needs no submit */
+    cr_assert_eq(calls(&pr), 1);
+    cr_assert_eq(fut_get(&h).value.i64, 2);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_deferred, a_continuation_that_settles_the_next_link_does_not_run_it_inline)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    probe a = {0}, b = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_then(&f, &d.sched, p_add1, &a);
+    fut_future h = fut_then(&g, &d.sched, p_add1, &b);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(0)), 0);
+    cr_assert_eq(q_run(&q), 2, "each link is its own task");
+    cr_assert_eq(calls(&a), 1);
+    cr_assert_eq(calls(&b), 1);
+    cr_assert_eq(fut_get(&h).value.i64, 2);
+}
+
+static fut_future spawned_seven(void *ctx, fut_result r)
+{
+    (void)ctx;
+    (void)r;
+    return fut_ready(fut_i64(7));
+}
+
+Test(fut_deferred, spawn_goes_through_the_base)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    fut_future f = fut_spawn(&d.sched, spawned_seven, NULL);
+    cr_assert_eq(q.queued, 1);
+    cr_assert_eq(fut_is_ready(&f), 0);
+    q_run(&q);
+    cr_assert_eq(fut_get(&f).value.i64, 7);
+}
+
+Test(fut_deferred, submit_many_is_one_hand_off_when_the_base_has_one)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    q.s.submit_many = q_submit_many;
+    q.accept_many = 2;
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    cr_assert_not_null(d.sched.submit_many);
+    ttask t[3];
+    tasks_init(t, 3);
+    cr_assert_eq(fut_sched_submit_many(&d.sched, &t[0].t, 3), 2);
+    cr_assert_eq(q.many_calls, 1);
+    cr_assert_eq(q.submits, 0);
+    cr_assert_eq(t[2].runs, 1, "the refused task ran with the error");
+    cr_assert_eq(t[2].err, EAGAIN);
+    q_run(&q);
+    cr_assert_eq(t[0].runs + t[1].runs, 2);
+    cr_assert_eq(t[0].err, 0);
+
+    qsched q1; /* a base without submit_many: the view has none, tasks go one by one */
+    q_init(&q1, 0, 0);
+    fut_deferred d1;
+    cr_assert_eq(fut_deferred_init(&d1, &q1.s), 0);
+    cr_assert_null(d1.sched.submit_many);
+    tasks_init(t, 3);
+    cr_assert_eq(fut_sched_submit_many(&d1.sched, &t[0].t, 3), 3);
+    cr_assert_eq(q1.submits, 3);
+    cr_assert_eq(q_run(&q1), 3);
+}
+
+Test(fut_deferred, a_refusing_base_settles_with_its_error_and_destroys_the_value)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    q.refuse = FUT_ESHUTDOWN;
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    probe pr = {0};
+    fut_future f = fut_ready_ptr((void *)1, tu_dtor_count);
+    fut_future g = fut_then(&f, &d.sched, p_pass, &pr);
+    cr_assert_eq(fut_get(&g).err, FUT_ESHUTDOWN);
+    cr_assert_eq(calls(&pr), 0);
+    cr_assert_eq(dtors(), 1);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_deferred, copies_the_bases_workers_and_env_and_never_inlines)
+{
+    qsched q;
+    q_init(&q, 1, 1);
+    q.s.workers = 5;
+    fut_env env = {NULL, NULL};
+    q.s.env = &env;
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &q.s), 0);
+    cr_assert_eq(d.sched.workers, 5);
+    cr_assert_eq(d.sched.env, &env);
+    cr_assert_null(d.sched.may_inline);
+    cr_assert_eq(d.base, &q.s);
+}
+
+Test(fut_deferred, bad_input_is_einval_and_leaves_the_view_as_it_was)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    fut_deferred d, before;
+    memset(&d, 0xab, sizeof d);
+    before = d;
+    cr_assert_eq(fut_deferred_init(NULL, &q.s), EINVAL);
+    cr_assert_eq(fut_deferred_init(&d, NULL), EINVAL);
+    fut_sched none = {0};
+    cr_assert_eq(fut_deferred_init(&d, &none), EINVAL);
+    cr_assert_eq(memcmp(&d, &before, sizeof d), 0);
+}
+
+Test(fut_deferred, over_the_inline_scheduler_it_runs_during_that_submit)
+{
+    /* Documented: a base that runs tasks inside submit leaves nowhere else to go. */
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &inl), 0);
+    probe pr = {0};
+    fut_future f = fut_ready(fut_i64(1));
+    fut_future g = fut_then(&f, &d.sched, p_add1, &pr);
+    cr_assert_eq(calls(&pr), 1);
+    cr_assert_eq(fut_get(&g).value.i64, 2);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_deferred, over_a_manual_queue_a_long_chain_runs_one_link_per_task)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    m.sched.may_inline = q_may_always; /* a loop that would inline on its own thread */
+    fut_deferred d;
+    cr_assert_eq(fut_deferred_init(&d, &m.sched), 0);
+    fut_future f = fut_ready(fut_i64(0));
+    for (int i = 0; i < 1000; i++)
+        f = fut_then(&f, &d.sched, p_add1, NULL);
+    cr_assert_eq(fut_manual_pending(&m), 1, "the first link waits in the queue");
+    cr_assert_eq(fut_manual_run_all(&m), 1000);
+    cr_assert_eq(fut_get(&f).value.i64, 1000);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* ---- fut_detach: fire and forget ---------------------------------------------------- */
+
+typedef struct sinkrec {
+    _Atomic int calls;
+    fut_result got;
+    pthread_t thread;
+    int drop; /* fut_result_drop what it got */
+} sinkrec;
+
+static void sink_note(void *ctx, fut_result r)
+{
+    sinkrec *k = ctx;
+    k->got = r;
+    k->thread = pthread_self();
+    if (k->drop)
+        fut_result_drop(&r);
+    atomic_fetch_add(&k->calls, 1);
+}
+
+Test(fut_detach, runs_the_sink_once_with_the_value_when_the_promise_settles_later)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, &q.s, sink_note, &k), 0);
+    cr_assert_eq(f.tag, FUT__SPENT, "consumed");
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(41)), 0);
+    cr_assert_eq(q.queued, 1);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    q_run(&q);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, 0);
+    cr_assert_eq(k.got.value.i64, 41);
+    cr_assert_eq(tu_live(), 0, "both states are freed: nothing to drop");
+}
+
+Test(fut_detach, a_ready_future_on_the_inline_scheduler_runs_at_once_without_allocating)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    sinkrec k = {0};
+    long before = alloc_calls();
+    fut_future f = fut_ready(fut_i64(5));
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.value.i64, 5);
+    cr_assert_eq(alloc_calls(), before);
+    fut_promise p; /* settled before the detach: taken from the state, run here */
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(6)), 0);
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 2);
+    cr_assert_eq(k.got.value.i64, 6);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, a_ready_future_on_a_queue_is_submitted_not_run_here)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_future f = fut_ready_error(EIO);
+    cr_assert_eq(fut_detach(&f, &q.s, sink_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, EIO);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, the_sink_owns_a_pointer_value_and_its_destructor)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    sinkrec k = {.drop = 1};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), 0);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)7, tu_dtor_count), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.value.ptr, (void *)7);
+    cr_assert(k.got.dtor == tu_dtor_count);
+    cr_assert_eq(dtors(), 1, "destroyed once, by the sink");
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, errors_and_broken_promises_reach_the_sink)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), 0);
+    cr_assert_eq(fut_promise_set_error(&p, EIO), 0);
+    cr_assert_eq(k.got.err, EIO);
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), 0);
+    fut_promise_drop(&p);
+    cr_assert_eq(atomic_load(&k.calls), 2);
+    cr_assert_eq(k.got.err, FUT_EBROKEN);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, a_refused_task_runs_the_sink_with_the_error_on_the_settling_thread)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    q.refuse = FUT_ESHUTDOWN;
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, &q.s, sink_note, &k), 0);
+    settler st = {.p = p};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, settler_main_ptr, &st), 0);
+    atomic_store(&st.go, 1);
+    pthread_join(th, NULL);
+    cr_assert_eq(st.rc, 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, FUT_ESHUTDOWN);
+    cr_assert(pthread_equal(k.thread, th), "ran where f settled");
+    cr_assert_eq(dtors(), 1, "the value was destroyed before the sink ran");
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, bad_input_is_einval_and_keeps_f)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_sched none = {0};
+    sinkrec k = {0};
+    fut_future empty = {0};
+    cr_assert_eq(fut_detach(NULL, &inl, sink_note, &k), EINVAL);
+    cr_assert_eq(fut_detach(&empty, &inl, sink_note, &k), EINVAL);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach(&f, NULL, sink_note, &k), EINVAL);
+    cr_assert_eq(fut_detach(&f, &none, sink_note, &k), EINVAL);
+    cr_assert_eq(fut_detach(&f, &inl, NULL, &k), EINVAL);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(3)), 0);
+    cr_assert_eq(fut_get(&f).value.i64, 3, "f was kept");
+    cr_assert_eq(fut_detach(&f, &inl, sink_note, &k), EINVAL, "spent");
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach, allocation_failure_is_enomem_and_keeps_f)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    tu_fail_next();
+    cr_assert_eq(fut_detach(&f, &q.s, sink_note, &k), ENOMEM);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    fut_future r = fut_ready(fut_i64(9)); /* a ready value needs a state on a queue too */
+    tu_fail_next();
+    cr_assert_eq(fut_detach(&r, &q.s, sink_note, &k), ENOMEM);
+    cr_assert_eq(fut_get(&r).value.i64, 9, "kept");
+    cr_assert_eq(fut_detach(&f, &q.s, sink_note, &k), 0, "f was kept and can go now");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(4)), 0);
+    q_run(&q);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.value.i64, 4);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Many detached sinks settled from another thread: each ran once, no value lost. */
+typedef struct detach_sum {
+    _Atomic long calls;
+    _Atomic long sum;
+} detach_sum;
+
+static void sink_sum(void *ctx, fut_result r)
+{
+    detach_sum *s = ctx;
+    atomic_fetch_add(&s->sum, r.value.i64);
+    atomic_fetch_add(&s->calls, 1);
+}
+
+typedef struct settle_all {
+    fut_promise *ps;
+    long n;
+} settle_all;
+
+static void *settle_all_main(void *arg)
+{
+    settle_all *a = arg;
+    for (long i = 0; i < a->n; i++)
+        (void)fut_promise_set(&a->ps[i], fut_i64(i));
+    return NULL;
+}
+
+Test(fut_detach, sinks_settled_from_another_thread_each_run_once)
+{
+    enum { N = 20000 };
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_promise *ps = calloc(N, sizeof *ps);
+    fut_future *fs = calloc(N, sizeof *fs);
+    cr_assert(ps != NULL && fs != NULL);
+    for (long i = 0; i < N; i++)
+        cr_assert_eq(fut_promise_new(&ps[i], &fs[i]), 0);
+    detach_sum s = {0};
+    settle_all a = {ps, N};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, settle_all_main, &a), 0);
+    for (long i = 0; i < N; i++) /* races the settles: some attach, some find it ready */
+        cr_assert_eq(fut_detach(&fs[i], &inl, sink_sum, &s), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&s.calls), N);
+    cr_assert_eq(atomic_load(&s.sum), (long)N * (N - 1) / 2);
+    free(ps);
+    free(fs);
+    cr_assert_eq(tu_live(), 0);
+}
