@@ -292,6 +292,7 @@ struct fut_task {
  * fut_trampoline). */
 typedef struct fut_env fut_env;
 typedef struct fut_sched fut_sched;
+typedef struct fut_timer fut_timer;
 struct fut_sched {
     int (*submit)(fut_sched *s, fut_task *t);
     fut_task *(*submit_many)(fut_sched *s, fut_task *head, size_t n, int *err);
@@ -299,6 +300,25 @@ struct fut_sched {
     unsigned workers;
     const fut_env *env; /* optional: pool and stats for continuations on ready values;
                            the *_init functions set it NULL, assign it after them */
+    /* Timers, optional (fut_delay and fut_timeout need them; NULL: ENOTSUP).
+     * submit_at takes t and runs t->task.run(&t->task, 0) once its clock reaches
+     * t->deadline_ns, or run(.., err) if it gives t up (shut down); it returns 0, or an
+     * errno code when it refuses (and then never runs t). cancel_timer takes back a
+     * timer not yet due: 0 means t will never run and is the caller's again; EALREADY
+     * means t has run, is running or is about to (it runs exactly once either way).
+     * now is the clock deadlines are on (NULL: fut_now_ns, the monotonic clock). */
+    int (*submit_at)(fut_sched *s, fut_timer *t);
+    int (*cancel_timer)(fut_sched *s, fut_timer *t);
+    uint64_t (*now)(fut_sched *s);
+};
+
+/* A timer is a task with a deadline; embed it in your object (no allocation). Set
+ * task.run and deadline_ns, then submit_at; prev and next are the scheduler's while it
+ * holds t. */
+struct fut_timer {
+    fut_task task;
+    uint64_t deadline_ns;  /* on the scheduler's clock (fut_sched_now) */
+    fut_timer *prev, *next; /* the scheduler's */
 };
 
 /* Where shared states come from and where their events are counted: an optional pool
@@ -351,15 +371,20 @@ typedef struct fut_manual {
     int alive; /* set by init, cleared by destroy: a dead queue refuses everything */
     void (*notify)(void *ctx); /* optional: see fut_manual_set_notify */
     void *notify_ctx;
+    fut_timer *timers, *timers_tail; /* not yet due, by deadline */
+    uint64_t clock_ns;               /* the virtual clock, when virtual_clock is set */
+    int virtual_clock;
 } fut_manual;
 
 /* capacity 0 means unbounded; past it, submit refuses with EAGAIN (submit_many takes a
  * whole list or none of it). Returns 0 or errno. */
 FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity);
-/* Closes m and runs every queued task with ESHUTDOWN (their futures settle with it). */
+/* Closes m and runs every queued task, and every timer not yet due, with ESHUTDOWN
+ * (their futures settle with it). */
 FUT__DEF void fut_manual_destroy(fut_manual *m);
 /* The loop adapter's hook: notify(ctx) is called each time m's queue goes from empty to
- * non-empty, on the submitting thread, under m's lock - so once fut_manual_close has
+ * non-empty, and each time a submitted timer becomes the earliest (the loop re-arms
+ * its own timer at fut_manual_next_deadline), on the submitting thread, under m's lock - so once fut_manual_close has
  * returned no notify is running or will run, and the loop may close what notify uses.
  * It is where an event loop is woken (uv_async_send, a write to an eventfd,
  * g_main_context_wakeup) and must not call back into m. The loop thread then drains m
@@ -374,9 +399,47 @@ FUT__DEF size_t fut_manual_run_all(fut_manual *m);
 FUT__DEF size_t fut_manual_pending(fut_manual *m);
 /* Later submits are refused with ESHUTDOWN; queued tasks still run. */
 FUT__DEF void fut_manual_close(fut_manual *m);
-/* Blocks until a task is queued (0), m is closed and empty (ESHUTDOWN) or the monotonic
- * clock passes deadline_ns (ETIMEDOUT). UINT64_MAX waits for ever. */
+/* Blocks until a task is queued or a timer is due (0), m is closed and empty
+ * (ESHUTDOWN) or the monotonic clock passes deadline_ns (ETIMEDOUT). UINT64_MAX waits
+ * for ever. On a virtual clock timers come due only by fut_manual_advance. */
 FUT__DEF int fut_manual_wait(fut_manual *m, uint64_t deadline_ns);
+
+/* Timers on the manual scheduler. A due timer's task joins the end of the queue (so it
+ * runs with fut_manual_run_one/_all, in deadline order, after what was queued before);
+ * timers are due when m's clock reaches them, checked by run_one, run_all, pending,
+ * wait and advance. The clock is the monotonic one (fut_now_ns) unless
+ * fut_manual_set_clock makes it virtual: then it reads now_ns and moves only by
+ * fut_manual_advance - deterministic tests of deadlines with no sleeping. Timers do not
+ * count against the capacity; after fut_manual_close, submit_at is refused with
+ * ESHUTDOWN and timers already taken still come due. Return 0, or EINVAL for a NULL or
+ * destroyed m (advance: also for a clock that is not virtual; set_clock: also for
+ * now_ns smaller than the virtual clock already reads). */
+FUT__DEF int fut_manual_set_clock(fut_manual *m, uint64_t now_ns);
+FUT__DEF int fut_manual_advance(fut_manual *m, uint64_t ns);
+/* The earliest deadline of a timer not yet due, or UINT64_MAX (none, NULL m). */
+FUT__DEF uint64_t fut_manual_next_deadline(fut_manual *m);
+
+/* The scheduler's clock: s->now(s), or fut_now_ns when it has none (or s is NULL). */
+static inline uint64_t fut_sched_now(fut_sched *s);
+
+/* A future that settles with the value 0 once s's clock reaches now + ns (fut_delay)
+ * or deadline_ns (fut_delay_until), on s. Cancelling it takes the timer back. One
+ * allocation (the state with its timer inside). A NULL s gives EINVAL, an s without
+ * timers ENOTSUP, allocation failure ENOMEM, a refusing or shut-down scheduler its
+ * error. */
+FUT__DEF fut_future fut_delay(fut_sched *s, uint64_t ns);
+FUT__DEF fut_future fut_delay_until(fut_sched *s, uint64_t deadline_ns);
+/* Gives f a deadline: the future returned settles with f's outcome if it comes first,
+ * else with ETIMEDOUT at now + ns (fut_timeout) or deadline_ns (fut_deadline) on s's
+ * clock - and then f is cancelled (upstream work is asked to stop, as by fut_cancel).
+ * Whichever comes second is dropped (its value destroyed); a timer given up by s
+ * (shut down) settles it with that error and cancels f too. Cancelling the result
+ * cancels f and takes the timer back. Consumes f. A UINT64_MAX deadline (or ns) is no
+ * deadline: f itself comes back, nothing allocated. Otherwise one allocation. A bad f
+ * gives EINVAL; a NULL s EINVAL, an s without timers ENOTSUP, allocation failure
+ * ENOMEM, a refusing scheduler its error: in each case f is dropped. */
+FUT__DEF fut_future fut_timeout(fut_future *f, fut_sched *s, uint64_t ns);
+FUT__DEF fut_future fut_deadline(fut_future *f, fut_sched *s, uint64_t deadline_ns);
 
 /* A deferring view of a scheduler, chosen per call: a continuation or spawn given
  * &d->sched goes through base's submit (or submit_many) and never runs inside the call
@@ -1205,6 +1268,45 @@ FUT__DEF int fut__park(fut__state *st, uint64_t deadline_ns)
 }
 #endif /* FUT__IMPL */
 
+/* ---- timer lists (for schedulers: fut_manual, fut_workers) ------------------------- */
+
+/* Timers not yet due, by deadline, in a doubly linked list under the scheduler's lock.
+ * Insertion searches from the tail, so timers that come in deadline order (a server
+ * giving each request the same timeout) cost O(1); out of order, O(n). A timer out of
+ * the list has prev == itself: that is how cancel_timer tells EALREADY. */
+static inline int fut__tl_add(fut_timer **head, fut_timer **tail, fut_timer *t)
+{
+    fut_timer *after = *tail;
+    while (after != NULL && after->deadline_ns > t->deadline_ns)
+        after = after->prev; /* equal deadlines keep their submit order */
+    t->prev = after;
+    t->next = after != NULL ? after->next : *head;
+    if (t->next != NULL)
+        t->next->prev = t;
+    else
+        *tail = t;
+    if (after != NULL)
+        after->next = t;
+    else
+        *head = t;
+    return after == NULL; /* the new earliest */
+}
+
+static inline int fut__tl_held(const fut_timer *t) { return t->prev != t; }
+
+static inline void fut__tl_remove(fut_timer **head, fut_timer **tail, fut_timer *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        *head = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    else
+        *tail = t->prev;
+    t->prev = t->next = t; /* out */
+}
+
 /* ---- the run list ----------------------------------------------------------------- */
 
 static inline void fut__work_add(fut_work *wl, fut_task *t)
@@ -1286,6 +1388,11 @@ static inline void fut__rec_refused(fut__state *c, int err, fut_work *wl)
 
 static inline void fut__rec_task(fut_task *t, int err);
 static inline void fut__settle_rec(fut__state *c, const fut_result *o, fut_work *wl);
+
+static inline uint64_t fut_sched_now(fut_sched *s)
+{
+    return s != NULL && s->now != NULL ? s->now(s) : fut_now_ns();
+}
 
 /* Defined once: one address, so that fut__may_inline can compare it. */
 FUT__DEF int fut__inline_may(fut_sched *s);
@@ -2540,6 +2647,9 @@ FUT__DEF void fut_inline_init(fut_sched *s)
     s->may_inline = fut__inline_may;
     s->workers = 1;
     s->env = NULL;
+    s->submit_at = NULL; /* no clock to wait on: timers need a queue */
+    s->cancel_timer = NULL;
+    s->now = NULL;
 }
 
 static int fut__deferred_submit(fut_sched *s, fut_task *t)
@@ -2554,6 +2664,24 @@ static fut_task *fut__deferred_submit_many(fut_sched *s, fut_task *head, size_t 
     return b->submit_many(b, head, n, err); /* set only when base has one */
 }
 
+static int fut__deferred_submit_at(fut_sched *s, fut_timer *t)
+{
+    fut_sched *b = ((fut_deferred *)(void *)s)->base;
+    return b->submit_at(b, t);
+}
+
+static int fut__deferred_cancel_timer(fut_sched *s, fut_timer *t)
+{
+    fut_sched *b = ((fut_deferred *)(void *)s)->base;
+    return b->cancel_timer(b, t);
+}
+
+static uint64_t fut__deferred_now(fut_sched *s)
+{
+    fut_sched *b = ((fut_deferred *)(void *)s)->base;
+    return b->now(b);
+}
+
 FUT__DEF int fut_deferred_init(fut_deferred *d, fut_sched *base)
 {
     if (d == NULL || base == NULL || base->submit == NULL)
@@ -2563,8 +2691,119 @@ FUT__DEF int fut_deferred_init(fut_deferred *d, fut_sched *base)
     d->sched.may_inline = NULL; /* the point: never inline */
     d->sched.workers = base->workers;
     d->sched.env = base->env;
+    d->sched.submit_at = base->submit_at != NULL ? fut__deferred_submit_at : NULL;
+    d->sched.cancel_timer = base->cancel_timer != NULL ? fut__deferred_cancel_timer : NULL;
+    d->sched.now = base->now != NULL ? fut__deferred_now : NULL;
     d->base = base;
     return 0;
+}
+
+static inline uint64_t fut__manual_clock(const fut_manual *m)
+{
+    return m->virtual_clock ? m->clock_ns : fut_now_ns();
+}
+
+/* Under m's lock: moves each due timer's task to the end of the queue. */
+static inline void fut__manual_due(fut_manual *m)
+{
+    if (m->timers == NULL)
+        return;
+    uint64_t now = fut__manual_clock(m);
+    fut_timer *t;
+    while ((t = m->timers) != NULL && t->deadline_ns <= now) {
+        fut__tl_remove(&m->timers, &m->timers_tail, t);
+        t->task.next = NULL;
+        if (m->tail != NULL)
+            m->tail->next = &t->task;
+        else
+            m->head = &t->task;
+        m->tail = &t->task;
+        m->pending++;
+    }
+}
+
+static int fut__manual_submit_at(fut_sched *s, fut_timer *t)
+{
+    fut_manual *m = (fut_manual *)(void *)s;
+    if (!m->alive)
+        return FUT_ESHUTDOWN;
+    pthread_mutex_lock(&m->lock);
+    int err = m->closed ? FUT_ESHUTDOWN : 0;
+    if (err == 0 && fut__tl_add(&m->timers, &m->timers_tail, t)) {
+        pthread_cond_broadcast(&m->ready); /* a waiter sleeps until the earliest deadline */
+        if (m->notify != NULL)
+            m->notify(m->notify_ctx); /* the loop re-arms its timer */
+    }
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
+static int fut__manual_cancel_timer(fut_sched *s, fut_timer *t)
+{
+    fut_manual *m = (fut_manual *)(void *)s;
+    if (!m->alive)
+        return EALREADY; /* destroy ran every timer */
+    pthread_mutex_lock(&m->lock);
+    int held = fut__tl_held(t);
+    if (held)
+        fut__tl_remove(&m->timers, &m->timers_tail, t);
+    pthread_mutex_unlock(&m->lock);
+    return held ? 0 : EALREADY;
+}
+
+static uint64_t fut__manual_now(fut_sched *s)
+{
+    fut_manual *m = (fut_manual *)(void *)s;
+    if (!m->alive)
+        return fut_now_ns();
+    pthread_mutex_lock(&m->lock); /* clock_ns moves under the lock */
+    uint64_t now = fut__manual_clock(m);
+    pthread_mutex_unlock(&m->lock);
+    return now;
+}
+
+FUT__DEF int fut_manual_set_clock(fut_manual *m, uint64_t now_ns)
+{
+    if (m == NULL || !m->alive)
+        return EINVAL;
+    pthread_mutex_lock(&m->lock);
+    int err = m->virtual_clock && now_ns < m->clock_ns ? EINVAL : 0; /* never backwards */
+    if (err == 0) {
+        m->virtual_clock = 1;
+        m->clock_ns = now_ns;
+        fut__manual_due(m);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
+FUT__DEF int fut_manual_advance(fut_manual *m, uint64_t ns)
+{
+    if (m == NULL || !m->alive)
+        return EINVAL;
+    pthread_mutex_lock(&m->lock);
+    int err = m->virtual_clock ? 0 : EINVAL;
+    if (err == 0) {
+        m->clock_ns = ns > UINT64_MAX - m->clock_ns ? UINT64_MAX : m->clock_ns + ns;
+        size_t before = m->pending;
+        fut__manual_due(m);
+        if (m->pending != before)
+            pthread_cond_broadcast(&m->ready);
+        if (before == 0 && m->pending != 0 && m->notify != NULL)
+            m->notify(m->notify_ctx);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return err;
+}
+
+FUT__DEF uint64_t fut_manual_next_deadline(fut_manual *m)
+{
+    if (m == NULL || !m->alive)
+        return UINT64_MAX;
+    pthread_mutex_lock(&m->lock);
+    uint64_t d = m->timers != NULL ? m->timers->deadline_ns : UINT64_MAX;
+    pthread_mutex_unlock(&m->lock);
+    return d;
 }
 
 static inline int fut__manual_submit_list(fut_manual *m, fut_task *head, fut_task *last, size_t n)
@@ -2636,6 +2875,12 @@ FUT__DEF int fut_manual_init(fut_manual *m, size_t capacity)
     m->alive = 1;
     m->notify = NULL;
     m->notify_ctx = NULL;
+    m->sched.submit_at = fut__manual_submit_at;
+    m->sched.cancel_timer = fut__manual_cancel_timer;
+    m->sched.now = fut__manual_now;
+    m->timers = m->timers_tail = NULL;
+    m->clock_ns = 0;
+    m->virtual_clock = 0;
     return 0;
 }
 
@@ -2653,6 +2898,7 @@ FUT__DEF int fut_manual_set_notify(fut_manual *m, void (*notify)(void *ctx), voi
 static inline fut_task *fut__manual_pop(fut_manual *m)
 {
     pthread_mutex_lock(&m->lock);
+    fut__manual_due(m);
     fut_task *t = m->head;
     if (t != NULL) {
         m->head = t->next;
@@ -2688,6 +2934,7 @@ FUT__DEF size_t fut_manual_pending(fut_manual *m)
     if (m == NULL || !m->alive)
         return 0;
     pthread_mutex_lock(&m->lock);
+    fut__manual_due(m);
     size_t n = m->pending;
     pthread_mutex_unlock(&m->lock);
     return n;
@@ -2707,17 +2954,26 @@ FUT__DEF int fut_manual_wait(fut_manual *m, uint64_t deadline_ns)
 {
     if (m == NULL || !m->alive)
         return EINVAL;
-    struct timespec abs = fut__timespec(deadline_ns);
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    while (m->pending == 0) {
-        if (m->closed) {
+    for (fut__manual_due(m); m->pending == 0; fut__manual_due(m)) {
+        if (m->closed && m->timers == NULL) {
             rc = FUT_ESHUTDOWN;
             break;
         }
-        if (deadline_ns == UINT64_MAX) {
+        /* Sleep until the caller's deadline or the earliest timer's, whichever is first
+         * (a virtual clock's timers come due only by advance, which signals). */
+        uint64_t until = deadline_ns;
+        if (!m->virtual_clock && m->timers != NULL && m->timers->deadline_ns < until)
+            until = m->timers->deadline_ns;
+        if (until == UINT64_MAX) {
             pthread_cond_wait(&m->ready, &m->lock);
-        } else if (pthread_cond_timedwait(&m->ready, &m->lock, &abs) == ETIMEDOUT) {
+            continue;
+        }
+        struct timespec abs = fut__timespec(until);
+        if (pthread_cond_timedwait(&m->ready, &m->lock, &abs) == ETIMEDOUT && until == deadline_ns &&
+            fut_now_ns() >= deadline_ns) {
+            fut__manual_due(m);
             rc = m->pending != 0 ? 0 : ETIMEDOUT;
             break;
         }
@@ -2734,9 +2990,178 @@ FUT__DEF void fut_manual_destroy(fut_manual *m)
     fut_task *t;
     while ((t = fut__manual_pop(m)) != NULL)
         t->run(t, FUT_ESHUTDOWN);
+    for (;;) { /* timers not yet due: given up, in deadline order */
+        pthread_mutex_lock(&m->lock);
+        fut_timer *tm = m->timers;
+        if (tm != NULL)
+            fut__tl_remove(&m->timers, &m->timers_tail, tm);
+        pthread_mutex_unlock(&m->lock);
+        if (tm == NULL)
+            break;
+        tm->task.run(&tm->task, FUT_ESHUTDOWN);
+    }
     m->alive = 0;
     pthread_cond_destroy(&m->ready);
     pthread_mutex_destroy(&m->lock);
+}
+
+
+/* ---- timers: fut_delay, fut_timeout (on the combinator section) ------------------- */
+
+/* The output node, the timer and (for a timeout) the input, in one allocation. refs
+ * counts who may still touch it: the creator while it sets up, the timer until its run
+ * (or a cancel_timer that took it back), the input until its fn. won decides who
+ * settles the output: the input's outcome or the timer. */
+typedef struct fut__timed {
+    fut_node node;
+    fut_input in;
+    fut_timer timer;
+    fut_sched *sched;
+    _Atomic(uint32_t) refs;
+    _Atomic(uint32_t) won;
+    int has_input;
+} fut__timed;
+
+static void fut__timed_free(fut_node *n) { FUT_FREE(FUT_CONTAINER_OF(n, fut__timed, node)); }
+
+static void fut__timed_unref(fut__timed *t)
+{
+    /* acq_rel: what each holder did happens before the release (and the free) below. */
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        fut_node_release(&t->node); /* ops->free once the consumer lets go too */
+}
+
+static int fut__timed_claim(fut__timed *t)
+{
+    uint32_t no = 0;
+    /* relaxed: the CAS only picks one winner; the output's settle publishes the outcome. */
+    return atomic_compare_exchange_strong_explicit(&t->won, &no, 1, memory_order_relaxed,
+                                                   memory_order_relaxed);
+}
+
+/* Takes the timer back if it is not due yet; then it will not run and its ref is ours. */
+static void fut__timed_stop_timer(fut__timed *t)
+{
+    if (t->sched->cancel_timer != NULL && t->sched->cancel_timer(t->sched, &t->timer) == 0)
+        fut__timed_unref(t);
+}
+
+/* The timer came due (err 0) or was given up (err: the scheduler's). */
+static void fut__timed_fire(fut_task *task, int err)
+{
+    fut__timed *t = FUT_CONTAINER_OF(task, fut__timed, timer.task);
+    fut_work wl;
+    fut_work_init(&wl);
+    if (fut__timed_claim(t)) {
+        fut_result r = err != 0 ? fut_error(err) : t->has_input ? fut_error(ETIMEDOUT) : fut_ok(fut_u64(0));
+        (void)fut_node_settle(&t->node, r, &wl); /* an error or 0: nothing to drop */
+        if (t->has_input)
+            (void)fut_input_cancel(&t->in, &wl); /* we still hold our ref: allowed */
+    }
+    fut__timed_unref(t);
+    fut_work_run(&wl);
+}
+
+/* f's outcome (or ECANCELED after a cancel) arrives. */
+static void fut__timed_input(fut_input *in, fut_result r, fut_work *w)
+{
+    fut__timed *t = FUT_CONTAINER_OF(in, fut__timed, in);
+    if (fut__timed_claim(t)) {
+        if (fut_node_settle(&t->node, r, w) != 0)
+            fut_result_drop(&r); /* the output was cancelled meanwhile */
+        fut__timed_stop_timer(t);
+    } else {
+        fut_result_drop(&r); /* the timer won: f's outcome is unwanted */
+    }
+    fut__timed_unref(t);
+}
+
+/* The output was cancelled: take the timer back and cancel f. */
+static void fut__timed_cancel(fut_node *n, fut_work *w)
+{
+    fut__timed *t = FUT_CONTAINER_OF(n, fut__timed, node);
+    if (fut__timed_claim(t)) {
+        if (t->has_input)
+            (void)fut_input_cancel(&t->in, w);
+        fut__timed_stop_timer(t);
+    }
+}
+
+static const fut_node_ops fut__timed_ops = {fut__timed_cancel, fut__timed_free};
+
+/* fut_delay_until (f NULL) and fut_deadline. */
+static fut_future fut__timed_new(fut_future *f, fut_sched *s, uint64_t deadline_ns)
+{
+    int err = 0;
+    if (f != NULL && (f->tag == FUT__EMPTY || f->tag == FUT__SPENT))
+        return fut_ready_error(EINVAL);
+    if (s == NULL)
+        err = EINVAL;
+    else if (s->submit_at == NULL)
+        err = ENOTSUP;
+    fut__timed *t = err == 0 ? (fut__timed *)FUT_MALLOC(sizeof *t) : NULL;
+    if (err == 0 && t == NULL)
+        err = ENOMEM;
+    if (err != 0) {
+        fut_drop(f);
+        return fut_ready_error(err);
+    }
+    (void)fut_node_init(&t->node, &fut__timed_ops, s->env);
+    fut_future out = fut_node_future(&t->node);
+    t->sched = s;
+    t->has_input = f != NULL;
+    /* relaxed: t is private until submit_at or the attach publishes it. */
+    atomic_store_explicit(&t->refs, t->has_input ? 3u : 2u, memory_order_relaxed);
+    atomic_store_explicit(&t->won, 0u, memory_order_relaxed);
+    if (t->has_input)
+        fut_input_init(&t->in, fut__timed_input); /* before the timer can cancel it */
+    t->timer.task.next = NULL;
+    t->timer.task.run = fut__timed_fire;
+    t->timer.deadline_ns = deadline_ns;
+    fut_work wl;
+    fut_work_init(&wl);
+    err = s->submit_at(s, &t->timer);
+    if (err != 0) {
+        /* Refused: the timer will never run. The output settles with the error. */
+        atomic_store_explicit(&t->won, 1u, memory_order_relaxed);
+        (void)fut_node_settle(&t->node, fut_error(err), &wl);
+        if (t->has_input)
+            fut_input_attach(&t->in, f, &wl); /* loses the claim: dropped, one ref */
+        fut__timed_unref(t); /* the timer's */
+    } else if (t->has_input) {
+        fut_input_attach(&t->in, f, &wl);
+    }
+    fut__timed_unref(t); /* the creator's */
+    fut_work_run(&wl);
+    return out;
+}
+
+FUT__DEF fut_future fut_delay_until(fut_sched *s, uint64_t deadline_ns)
+{
+    return fut__timed_new(NULL, s, deadline_ns);
+}
+
+FUT__DEF fut_future fut_delay(fut_sched *s, uint64_t ns)
+{
+    uint64_t now = fut_sched_now(s);
+    return fut__timed_new(NULL, s, ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
+}
+
+FUT__DEF fut_future fut_deadline(fut_future *f, fut_sched *s, uint64_t deadline_ns)
+{
+    if (f == NULL)
+        return fut_ready_error(EINVAL);
+    if (deadline_ns == UINT64_MAX && f->tag != FUT__EMPTY && f->tag != FUT__SPENT)
+        return fut_move(f); /* no deadline */
+    return fut__timed_new(f, s, deadline_ns);
+}
+
+FUT__DEF fut_future fut_timeout(fut_future *f, fut_sched *s, uint64_t ns)
+{
+    if (ns == UINT64_MAX || f == NULL)
+        return fut_deadline(f, s, UINT64_MAX);
+    uint64_t now = fut_sched_now(s);
+    return fut_deadline(f, s, ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
 #endif /* FUT__IMPL */

@@ -4223,3 +4223,534 @@ Test(fut_detach, sinks_settled_from_another_thread_each_run_once)
     free(fs);
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- timers on the manual scheduler: a virtual clock, no sleeping ------------------ */
+
+/* A timer that counts its runs and notes its id (and the error it ran with). */
+typedef struct ttimer {
+    fut_timer tm;
+    int id, runs, err;
+} ttimer;
+
+static void ttimer_run(fut_task *t, int err)
+{
+    ttimer *x = FUT_CONTAINER_OF(t, ttimer, tm.task);
+    x->runs++;
+    x->err = err;
+    note(x->id);
+}
+
+static void ttimer_init(ttimer *x, int id, uint64_t deadline_ns)
+{
+    memset(x, 0, sizeof *x);
+    x->id = id;
+    x->err = -1;
+    x->tm.task.run = ttimer_run;
+    x->tm.deadline_ns = deadline_ns;
+}
+
+static void virtual_manual(fut_manual *m, uint64_t start)
+{
+    cr_assert_eq(fut_manual_init(m, 0), 0);
+    cr_assert_eq(fut_manual_set_clock(m, start), 0);
+}
+
+Test(fut_manual_timers, a_timer_runs_when_the_virtual_clock_reaches_it_and_not_before)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    ttimer a;
+    ttimer_init(&a, 0, 100);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &a.tm), 0);
+    cr_assert_eq(fut_sched_now(&m.sched), 0);
+    cr_assert_eq(fut_manual_next_deadline(&m), 100);
+    cr_assert_eq(fut_manual_advance(&m, 99), 0);
+    cr_assert_eq(fut_manual_pending(&m), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 0);
+    cr_assert_eq(a.runs, 0);
+    cr_assert_eq(fut_manual_advance(&m, 1), 0);
+    cr_assert_eq(fut_sched_now(&m.sched), 100);
+    cr_assert_eq(fut_manual_pending(&m), 1, "due: queued");
+    cr_assert_eq(a.runs, 0, "queued, not run: the manual runs only when told");
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(a.runs, 1);
+    cr_assert_eq(a.err, 0);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX);
+    fut_manual_destroy(&m);
+    cr_assert_eq(a.runs, 1);
+}
+
+Test(fut_manual_timers, timers_come_due_in_deadline_order_and_equal_deadlines_in_submit_order)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    ttimer t[5];
+    uint64_t dl[5] = {30, 10, 20, 10, 40};
+    norder = 0;
+    for (int i = 0; i < 5; i++) {
+        ttimer_init(&t[i], i, dl[i]);
+        cr_assert_eq(m.sched.submit_at(&m.sched, &t[i].tm), 0);
+    }
+    ttask plain[1];
+    tasks_init(plain, 1);
+    plain[0].id = 9;
+    cr_assert_eq(fut_sched_submit(&m.sched, &plain[0].t), 0);
+    cr_assert_eq(fut_manual_advance(&m, 30), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 5);
+    int want[] = {9, 1, 3, 2, 0}; /* the queued task first, then the due timers */
+    cr_assert_eq(norder, 5);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(order[i], want[i], "position %d", i);
+    cr_assert_eq(fut_manual_next_deadline(&m), 40);
+    fut_manual_destroy(&m);
+    cr_assert_eq(t[4].runs, 1);
+    cr_assert_eq(t[4].err, FUT_ESHUTDOWN, "destroy gives up a timer not yet due");
+}
+
+Test(fut_manual_timers, cancel_takes_back_a_timer_not_yet_due_and_is_ealready_once_it_is)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    ttimer a, b, c;
+    ttimer_init(&a, 0, 10);
+    ttimer_init(&b, 1, 10);
+    ttimer_init(&c, 2, 20);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &a.tm), 0);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &b.tm), 0);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &c.tm), 0);
+    cr_assert_eq(m.sched.cancel_timer(&m.sched, &c.tm), 0, "the tail");
+    cr_assert_eq(m.sched.cancel_timer(&m.sched, &a.tm), 0, "the head");
+    cr_assert_eq(m.sched.cancel_timer(&m.sched, &a.tm), EALREADY, "not held any more");
+    cr_assert_eq(fut_manual_next_deadline(&m), 10);
+    cr_assert_eq(fut_manual_advance(&m, 100), 0);
+    cr_assert_eq(m.sched.cancel_timer(&m.sched, &b.tm), EALREADY, "due: it will run");
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(a.runs + c.runs, 0);
+    cr_assert_eq(b.runs, 1);
+    fut_manual_destroy(&m);
+    cr_assert_eq(a.runs + c.runs, 0, "cancelled timers are the caller's again");
+}
+
+Test(fut_manual_timers, close_refuses_submit_at_and_timers_already_taken_still_come_due)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    ttimer a, b;
+    ttimer_init(&a, 0, 5);
+    ttimer_init(&b, 1, 5);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &a.tm), 0);
+    fut_manual_close(&m);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &b.tm), FUT_ESHUTDOWN);
+    cr_assert_eq(fut_manual_wait(&m, 0), ETIMEDOUT, "closed, but a timer is still to come");
+    cr_assert_eq(fut_manual_advance(&m, 5), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(a.err, 0);
+    cr_assert_eq(b.runs, 0);
+    cr_assert_eq(fut_manual_wait(&m, 0), FUT_ESHUTDOWN);
+    fut_manual_destroy(&m);
+}
+
+Test(fut_manual_timers, clock_bad_input_and_edges)
+{
+    cr_assert_eq(fut_manual_set_clock(NULL, 0), EINVAL);
+    cr_assert_eq(fut_manual_advance(NULL, 1), EINVAL);
+    cr_assert_eq(fut_manual_next_deadline(NULL), UINT64_MAX);
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    cr_assert_eq(fut_manual_advance(&m, 1), EINVAL, "the real clock is not moved by hand");
+    uint64_t t0 = fut_now_ns();
+    cr_assert_geq(fut_sched_now(&m.sched), t0, "the real clock");
+    cr_assert_eq(fut_manual_set_clock(&m, 500), 0);
+    cr_assert_eq(fut_manual_set_clock(&m, 499), EINVAL, "never backwards");
+    cr_assert_eq(fut_sched_now(&m.sched), 500);
+    cr_assert_eq(fut_manual_set_clock(&m, 700), 0);
+    cr_assert_eq(fut_manual_advance(&m, UINT64_MAX), 0);
+    cr_assert_eq(fut_sched_now(&m.sched), UINT64_MAX, "saturates");
+    fut_manual_destroy(&m);
+    cr_assert_eq(fut_manual_set_clock(&m, 0), EINVAL, "destroyed");
+    cr_assert_eq(fut_manual_advance(&m, 0), EINVAL);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX);
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cr_assert_null(inl.submit_at, "the inline scheduler has no timers");
+    cr_assert_geq(fut_sched_now(&inl), t0);
+    cr_assert_geq(fut_sched_now(NULL), t0);
+}
+
+Test(fut_manual_timers, notify_runs_when_a_timer_becomes_the_earliest_or_advance_makes_work)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    atomic_store(&notified, 0);
+    cr_assert_eq(fut_manual_set_notify(&m, count_notify, (void *)&notified), 0);
+    ttimer a, b, c;
+    ttimer_init(&a, 0, 50);
+    ttimer_init(&b, 1, 60);
+    ttimer_init(&c, 2, 40);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &a.tm), 0);
+    cr_assert_eq(atomic_load(&notified), 1, "the first timer is the earliest");
+    cr_assert_eq(m.sched.submit_at(&m.sched, &b.tm), 0);
+    cr_assert_eq(atomic_load(&notified), 1, "a later one moves nothing");
+    cr_assert_eq(m.sched.submit_at(&m.sched, &c.tm), 0);
+    cr_assert_eq(atomic_load(&notified), 2, "an earlier one: re-arm");
+    cr_assert_eq(fut_manual_advance(&m, 45), 0);
+    cr_assert_eq(atomic_load(&notified), 3, "advance queued work on an empty queue");
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    fut_manual_destroy(&m);
+}
+
+Test(fut_manual_timers, wait_returns_when_a_timer_on_the_real_clock_comes_due)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    ttimer a;
+    ttimer_init(&a, 0, fut_now_ns() + 1000000u);
+    cr_assert_eq(m.sched.submit_at(&m.sched, &a.tm), 0);
+    cr_assert_eq(fut_manual_wait(&m, fut_now_ns() + WAKE_BOUND_NS), 0);
+    cr_assert_eq(fut_manual_pending(&m), 1);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(a.err, 0);
+    fut_manual_destroy(&m);
+}
+
+/* ---- fut_delay ---------------------------------------------------------------------- */
+
+Test(fut_delay, settles_with_zero_once_the_virtual_clock_passes_the_duration)
+{
+    fut_manual m;
+    virtual_manual(&m, 1000);
+    fut_future d = fut_delay(&m.sched, 50);
+    cr_assert_eq(fut_manual_next_deadline(&m), 1050);
+    cr_assert_eq(fut_manual_advance(&m, 49), 0);
+    fut_manual_run_all(&m);
+    cr_assert_eq(fut_is_ready(&d), 0);
+    cr_assert_eq(fut_manual_advance(&m, 1), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(fut_is_ready(&d), 1);
+    fut_result r = fut_get(&d);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.u64, 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_delay, delay_until_a_past_deadline_comes_due_at_the_next_run)
+{
+    fut_manual m;
+    virtual_manual(&m, 1000);
+    fut_future d = fut_delay_until(&m.sched, 10);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(fut_get(&d).err, 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_delay, cancelling_takes_the_timer_back)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_future d = fut_delay(&m.sched, 50);
+    cr_assert_eq(fut_cancel(&d), 0);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX, "taken back");
+    cr_assert_eq(fut_get(&d).err, ECANCELED);
+    cr_assert_eq(tu_live(), 0, "freed without the timer running");
+    fut_manual_destroy(&m);
+}
+
+Test(fut_delay, a_chain_after_a_delay_runs_on_the_queue)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_future d = fut_delay(&m.sched, 10);
+    fut_future g = fut_then(&d, &m.sched, p_add1, NULL);
+    cr_assert_eq(fut_manual_advance(&m, 10), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 2, "the timer, then the continuation");
+    cr_assert_eq(fut_get(&g).value.i64, 1);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_delay, bad_input_refusal_and_allocation_failure_are_errors)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_future d = fut_delay(NULL, 1);
+    cr_assert_eq(fut_get(&d).err, EINVAL);
+    d = fut_delay(&inl, 1);
+    cr_assert_eq(fut_get(&d).err, ENOTSUP);
+    fut_manual m;
+    virtual_manual(&m, 0);
+    tu_fail_next();
+    d = fut_delay(&m.sched, 1);
+    cr_assert_eq(fut_get(&d).err, ENOMEM);
+    fut_manual_close(&m);
+    d = fut_delay(&m.sched, 1);
+    cr_assert_eq(fut_get(&d).err, FUT_ESHUTDOWN);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_delay, destroying_the_scheduler_settles_it_with_eshutdown)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_future d = fut_delay(&m.sched, 10);
+    fut_manual_destroy(&m);
+    cr_assert_eq(fut_get(&d).err, FUT_ESHUTDOWN);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* ---- fut_timeout / fut_deadline ------------------------------------------------------- */
+
+Test(fut_timeout, the_value_wins_when_it_comes_first_and_the_timer_is_taken_back)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    cr_assert_eq(f.tag, FUT__SPENT, "consumed");
+    cr_assert_eq(fut_manual_next_deadline(&m), 100);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)5, tu_dtor_count), 0);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX, "taken back");
+    cr_assert_eq(fut_is_ready(&g), 1);
+    fut_result r = fut_get(&g);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.ptr, (void *)5);
+    cr_assert(r.dtor == tu_dtor_count, "the destructor came with it");
+    fut_result_drop(&r);
+    cr_assert_eq(dtors(), 1);
+    cr_assert_eq(fut_manual_run_all(&m), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, etimedout_at_the_deadline_and_the_upstream_is_cancelled)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    _Atomic int hooked = 0;
+    cr_assert_eq(fut_promise_on_cancel(&p, hook_count, &hooked), 0);
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    cr_assert_eq(fut_manual_advance(&m, 99), 0);
+    fut_manual_run_all(&m);
+    cr_assert_eq(fut_is_ready(&g), 0);
+    cr_assert_eq(atomic_load(&hooked), 0);
+    cr_assert_eq(fut_manual_advance(&m, 1), 0);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(fut_get(&g).err, ETIMEDOUT);
+    cr_assert_eq(atomic_load(&hooked), 1, "the producer was told");
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)1, tu_dtor_count), ECANCELED, "late: still yours");
+    cr_assert_eq(dtors(), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_deadline, an_absolute_deadline_on_the_schedulers_clock)
+{
+    fut_manual m;
+    virtual_manual(&m, 5000);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_deadline(&f, &m.sched, 5010);
+    cr_assert_eq(fut_manual_next_deadline(&m), 5010);
+    cr_assert_eq(fut_manual_advance(&m, 10), 0);
+    fut_manual_run_all(&m);
+    cr_assert_eq(fut_get(&g).err, ETIMEDOUT);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, cancelling_the_result_cancels_upstream_and_takes_the_timer_back)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    cr_assert_eq(fut_cancel(&g), 0);
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX);
+    cr_assert_eq(fut_get(&g).err, ECANCELED);
+    fut_promise_drop(&p);
+    cr_assert_eq(fut_manual_run_all(&m), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, an_error_that_comes_first_is_kept)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    fut_promise_drop(&p);
+    cr_assert_eq(fut_get(&g).err, FUT_EBROKEN);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, a_ready_future_settles_it_at_once)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_future f = fut_ready(fut_i64(3));
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    cr_assert_eq(fut_is_ready(&g), 1);
+    cr_assert_eq(fut_get(&g).value.i64, 3);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, uint64_max_is_no_deadline_and_allocates_nothing)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    long before = alloc_calls();
+    fut_future g = fut_timeout(&f, &m.sched, UINT64_MAX);
+    cr_assert_eq(alloc_calls(), before);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(8)), 0);
+    cr_assert_eq(fut_get(&g).value.i64, 8);
+    f = fut_ready(fut_i64(1));
+    g = fut_deadline(&f, NULL, UINT64_MAX);
+    cr_assert_eq(fut_get(&g).value.i64, 1, "no deadline needs no scheduler");
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, a_late_timer_after_the_scheduler_is_destroyed_settles_with_eshutdown_and_cancels_f)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &m.sched, 100);
+    fut_manual_destroy(&m);
+    cr_assert_eq(fut_get(&g).err, FUT_ESHUTDOWN);
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    fut_promise_drop(&p);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_timeout, bad_input_refusal_and_allocation_failure_drop_f)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_future g = fut_timeout(NULL, &inl, 1);
+    cr_assert_eq(fut_get(&g).err, EINVAL);
+    fut_future empty = {0};
+    g = fut_timeout(&empty, &inl, 1);
+    cr_assert_eq(fut_get(&g).err, EINVAL);
+    fut_future f = fut_ready_ptr((void *)1, tu_dtor_count);
+    g = fut_timeout(&f, NULL, 1);
+    cr_assert_eq(fut_get(&g).err, EINVAL);
+    cr_assert_eq(f.tag, FUT__SPENT);
+    cr_assert_eq(dtors(), 1, "f was dropped");
+    f = fut_ready_ptr((void *)1, tu_dtor_count);
+    g = fut_timeout(&f, &inl, 1);
+    cr_assert_eq(fut_get(&g).err, ENOTSUP);
+    cr_assert_eq(dtors(), 2);
+    fut_manual m;
+    virtual_manual(&m, 0);
+    f = fut_ready_ptr((void *)1, tu_dtor_count);
+    tu_fail_next();
+    g = fut_timeout(&f, &m.sched, 1);
+    cr_assert_eq(fut_get(&g).err, ENOMEM);
+    cr_assert_eq(dtors(), 3);
+    fut_promise p;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_manual_close(&m);
+    g = fut_timeout(&f, &m.sched, 1);
+    cr_assert_eq(fut_get(&g).err, FUT_ESHUTDOWN);
+    cr_assert_eq(fut_promise_cancelled(&p), 0, "refused before it was attached: dropped");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Timeouts racing values settled from another thread while this thread moves the
+ * virtual clock: each result is its value or ETIMEDOUT, exactly once, and every value
+ * that was delivered (set returned 0) is destroyed exactly once - by the taker, or by
+ * the timeout when the timer won while it was arriving. */
+typedef struct race_settle {
+    fut_promise *ps;
+    int *rc;
+    long n;
+    _Atomic int go;
+} race_settle;
+
+static void *race_settle_main(void *arg)
+{
+    race_settle *a = arg;
+    spin_until(&a->go);
+    for (long i = 0; i < a->n; i++)
+        a->rc[i] = fut_promise_set_ptr(&a->ps[i], (void *)(intptr_t)(i + 1), tu_dtor_count);
+    return NULL;
+}
+
+Test(fut_timeout, values_racing_deadlines_from_another_thread_settle_each_once)
+{
+    enum { N = 4000 };
+    fut_manual m;
+    virtual_manual(&m, 0);
+    fut_promise *ps = calloc(N, sizeof *ps);
+    fut_future *gs = calloc(N, sizeof *gs);
+    int *rc = calloc(N, sizeof *rc);
+    cr_assert(ps != NULL && gs != NULL && rc != NULL);
+    for (long i = 0; i < N; i++) {
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&ps[i], &f), 0);
+        gs[i] = fut_timeout(&f, &m.sched, (uint64_t)i + 1); /* deadlines 1..N */
+    }
+    race_settle a = {ps, rc, N, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, race_settle_main, &a), 0);
+    atomic_store(&a.go, 1);
+    for (long i = 0; i < N; i++) { /* the clock races the settles */
+        cr_assert_eq(fut_manual_advance(&m, 1), 0);
+        fut_manual_run_all(&m);
+    }
+    pthread_join(th, NULL);
+    fut_manual_run_all(&m);
+    long values = 0, timedout = 0, delivered = 0;
+    for (long i = 0; i < N; i++) {
+        if (rc[i] == 0)
+            delivered++;
+        else
+            cr_assert_eq(rc[i], ECANCELED, "item %ld", i);
+        fut_result r = fut_get(&gs[i]);
+        if (r.err == 0) {
+            cr_assert_eq(r.value.ptr, (void *)(intptr_t)(i + 1));
+            cr_assert_eq(rc[i], 0);
+            values++;
+            fut_result_drop(&r);
+        } else {
+            cr_assert_eq(r.err, ETIMEDOUT, "item %ld", i);
+            timedout++;
+        }
+    }
+    cr_assert_eq(values + timedout, N);
+    cr_assert_eq(dtors(), delivered, "each delivered value destroyed once");
+    cr_log_info("values %ld, timed out %ld, delivered but late %ld", values, timedout, delivered - values);
+    fut_manual_destroy(&m);
+    free(ps);
+    free(gs);
+    free(rc);
+    cr_assert_eq(tu_live(), 0);
+}
