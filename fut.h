@@ -431,7 +431,8 @@ FUT__DEF fut_future fut_delay(fut_sched *s, uint64_t ns);
 FUT__DEF fut_future fut_delay_until(fut_sched *s, uint64_t deadline_ns);
 /* Gives f a deadline: the future returned settles with f's outcome if it comes first,
  * else with ETIMEDOUT at now + ns (fut_timeout) or deadline_ns (fut_deadline) on s's
- * clock - and then f is cancelled (upstream work is asked to stop, as by fut_cancel).
+ * clock - and f is cancelled (upstream work is asked to stop, as by fut_cancel) before
+ * the ETIMEDOUT is seen, so its producer's on_cancel hook has run by then.
  * Whichever comes second is dropped (its value destroyed); a timer given up by s
  * (shut down) settles it with that error and cancels f too. Cancelling the result
  * cancels f and takes the timer back. Consumes f. A UINT64_MAX deadline (or ns) is no
@@ -3053,10 +3054,12 @@ static void fut__timed_fire(fut_task *task, int err)
     fut_work wl;
     fut_work_init(&wl);
     if (fut__timed_claim(t)) {
+        /* f is cancelled first, so that whoever sees ETIMEDOUT knows the producer was
+         * told (its on_cancel hook has run). We still hold our ref: allowed. */
+        if (t->has_input)
+            (void)fut_input_cancel(&t->in, &wl);
         fut_result r = err != 0 ? fut_error(err) : t->has_input ? fut_error(ETIMEDOUT) : fut_ok(fut_u64(0));
         (void)fut_node_settle(&t->node, r, &wl); /* an error or 0: nothing to drop */
-        if (t->has_input)
-            (void)fut_input_cancel(&t->in, &wl); /* we still hold our ref: allowed */
     }
     fut__timed_unref(t);
     fut_work_run(&wl);

@@ -33,6 +33,14 @@
  * worker finish the batch it holds, joins, and then runs every task still queued with
  * FUT_ESHUTDOWN on the calling thread: each future waiting on one settles with it.
  * Either way each task runs exactly once.
+ * Timers (fut_delay, fut_timeout): submit_at keeps them in a list by deadline (O(1) for
+ * deadlines that come in order, as a server's equal timeouts do) watched by one more
+ * thread, started with the first timer, which sleeps on the monotonic clock until the
+ * earliest is due and then queues its task like a submit (the bound does not refuse it:
+ * it was taken already). That thread runs no task; a due timer runs on a worker.
+ * Shutdown gives every timer not yet due back with FUT_ESHUTDOWN first (on the calling
+ * thread, while the queues are still open, so what that settles may still run), then
+ * closes the queues. Lateness (bench/run timer): see the README.
  * Bad input: init with a NULL pool or config, or 0 threads, gives EINVAL; a zeroed or
  * shut down pool refuses submits with EINVAL and shutdown gives EINVAL.
  * Cost (bench/run, 2 cores, against the single-mutex teaching pool this replaced): the
@@ -103,6 +111,13 @@ typedef struct fut_workers {
     _Atomic(int) stopping;
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
+    /* Timers: a list by deadline and one thread that sleeps until the earliest and then
+     * queues it like a submit; the thread starts with the first timer. */
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_wake;     /* on CLOCK_MONOTONIC */
+    fut_timer *timers, *timers_tail; /* under timer_lock */
+    pthread_t timer_tid;
+    int timer_started, timer_stop;  /* under timer_lock */
 } fut_workers;
 
 /* Starts the workers; cfg is read during the call only (its ctx is kept for the hooks).
@@ -251,6 +266,106 @@ static int fut__workers_submit(fut_sched *s, fut_task *t)
 
 static int fut__workers_may_inline(fut_sched *s) { return fut__w_self == fut__workers_of(s); }
 
+/* The timer thread: queues each due timer's task, sleeps until the earliest deadline. */
+static void *fut__workers_timer_main(void *arg)
+{
+    fut_workers *w = (fut_workers *)arg;
+    pthread_mutex_lock(&w->timer_lock);
+    while (!w->timer_stop) {
+        uint64_t now = fut_now_ns();
+        fut_task *head = NULL, *tail = NULL;
+        size_t n = 0;
+        fut_timer *t;
+        while ((t = w->timers) != NULL && t->deadline_ns <= now) {
+            fut__tl_remove(&w->timers, &w->timers_tail, t);
+            t->task.next = NULL;
+            if (tail != NULL)
+                tail->next = &t->task;
+            else
+                head = &t->task;
+            tail = &t->task;
+            n++;
+        }
+        if (n != 0) {
+            pthread_mutex_unlock(&w->timer_lock);
+            if (w->cfg.bound != 0) /* counted like a submit (a worker's take subtracts it) */
+                atomic_fetch_add_explicit(&w->queued, n, memory_order_relaxed); /* relaxed: a count */
+            if (fut__workers_push(w, fut__workers_target(w), head, tail, n) == 0) {
+                fut__workers_wake(w, n);
+            } else { /* closed: cannot happen before shutdown has stopped us; refuse */
+                fut__workers_unreserve(w, n);
+                while (head != NULL) {
+                    fut_task *next = head->next;
+                    head->run(head, FUT_ESHUTDOWN);
+                    head = next;
+                }
+            }
+            pthread_mutex_lock(&w->timer_lock);
+            continue;
+        }
+        if (w->timers == NULL) {
+            pthread_cond_wait(&w->timer_wake, &w->timer_lock);
+        } else {
+            struct timespec abs = fut__timespec(w->timers->deadline_ns);
+            pthread_cond_timedwait(&w->timer_wake, &w->timer_lock, &abs);
+        }
+    }
+    pthread_mutex_unlock(&w->timer_lock);
+    return NULL;
+}
+
+static int fut__workers_submit_at(fut_sched *s, fut_timer *t)
+{
+    fut_workers *w = fut__workers_of(s);
+    if (!w->alive)
+        return EINVAL;
+    pthread_mutex_lock(&w->timer_lock);
+    int err = w->timer_stop ? FUT_ESHUTDOWN : 0;
+    if (err == 0 && !w->timer_started) {
+        err = pthread_create(&w->timer_tid, NULL, fut__workers_timer_main, w);
+        w->timer_started = err == 0;
+    }
+    if (err == 0 && fut__tl_add(&w->timers, &w->timers_tail, t))
+        pthread_cond_signal(&w->timer_wake); /* a new earliest: sleep less */
+    pthread_mutex_unlock(&w->timer_lock);
+    return err;
+}
+
+static int fut__workers_cancel_timer(fut_sched *s, fut_timer *t)
+{
+    fut_workers *w = fut__workers_of(s);
+    if (!w->alive)
+        return EALREADY;
+    pthread_mutex_lock(&w->timer_lock);
+    int held = fut__tl_held(t);
+    if (held)
+        fut__tl_remove(&w->timers, &w->timers_tail, t);
+    pthread_mutex_unlock(&w->timer_lock);
+    return held ? 0 : EALREADY;
+}
+
+/* Stops the timer thread and gives back each timer not yet due, earliest first. */
+static void fut__workers_timers_stop(fut_workers *w)
+{
+    pthread_mutex_lock(&w->timer_lock);
+    w->timer_stop = 1;
+    int started = w->timer_started;
+    pthread_cond_signal(&w->timer_wake);
+    pthread_mutex_unlock(&w->timer_lock);
+    if (started)
+        pthread_join(w->timer_tid, NULL);
+    for (;;) {
+        pthread_mutex_lock(&w->timer_lock);
+        fut_timer *t = w->timers;
+        if (t != NULL)
+            fut__tl_remove(&w->timers, &w->timers_tail, t);
+        pthread_mutex_unlock(&w->timer_lock);
+        if (t == NULL)
+            return;
+        t->task.run(&t->task, FUT_ESHUTDOWN);
+    }
+}
+
 /* Detaches up to max tasks from the head of queue i (oldest first); *n gets how many. */
 static inline fut_task *fut__workers_take(fut_workers *w, unsigned i, size_t max, size_t *n)
 {
@@ -386,6 +501,8 @@ static void fut__workers_free(fut_workers *w)
         pthread_mutex_destroy(&w->q[i].lock);
     pthread_mutex_destroy(&w->sleep_lock);
     pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->timer_lock);
+    pthread_cond_destroy(&w->timer_wake);
     FUT_FREE(w->q_raw);
     FUT_FREE(w->threads);
     w->q = NULL;
@@ -417,6 +534,12 @@ FUT__DEF int fut_workers_init(fut_workers *w, const fut_workers_config *cfg)
     }
     pthread_mutex_init(&w->sleep_lock, NULL);
     pthread_cond_init(&w->wake, NULL);
+    pthread_mutex_init(&w->timer_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are fut_now_ns */
+    pthread_cond_init(&w->timer_wake, &ca);
+    pthread_condattr_destroy(&ca);
     FUT__ATOMIC_INIT(&w->queued, 0);
     FUT__ATOMIC_INIT(&w->sleepers, 0);
     FUT__ATOMIC_INIT(&w->stopping, 0);
@@ -425,6 +548,9 @@ FUT__DEF int fut_workers_init(fut_workers *w, const fut_workers_config *cfg)
     w->sched.may_inline = fut__workers_may_inline;
     w->sched.workers = n;
     w->sched.env = NULL;
+    w->sched.submit_at = fut__workers_submit_at;
+    w->sched.cancel_timer = fut__workers_cancel_timer;
+    w->sched.now = NULL; /* fut_now_ns */
     w->alive = 1;
     for (unsigned i = 0; i < n; i++) {
         w->threads[i].w = w;
@@ -446,6 +572,7 @@ FUT__DEF int fut_workers_shutdown(fut_workers *w, int how)
         return EINVAL;
     if (fut__w_self == w)
         return EDEADLK;
+    fut__workers_timers_stop(w); /* first: what the refusals settle may still run */
     fut__workers_stop(w, how == FUT_WORKERS_DISCARD);
     /* Every worker has exited; refuse what is left (DISCARD), oldest first. A refused
      * task may submit more: the queues are closed, so that is refused at once. */

@@ -643,3 +643,245 @@ Test(fut_workers, a_tree_of_tasks_submitting_while_the_pool_drains_runs_every_no
         cr_assert_eq(tu_live(), 0);
     }
 }
+
+/* ---- timers: fut_delay and fut_timeout on the pool ------------------------------------ */
+
+static fut_workers *where_pool;
+static fut_future note_worker(void *ctx, fut_result r)
+{
+    *(int *)ctx = fut_workers_self(where_pool);
+    return fut_ready_result(r);
+}
+
+Test(fut_workers_timers, a_delay_settles_and_its_continuation_runs_on_a_worker)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    where_pool = &w;
+    int worker = -2;
+    fut_future d = fut_delay(&w.sched, 1000000u); /* 1 ms */
+    fut_future g = fut_then(&d, &w.sched, note_worker, &worker);
+    fut_result r = fut_get(&g);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.u64, 0);
+    cr_assert(worker == 0 || worker == 1, "ran on worker %d", worker);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_workers_timers, a_timeout_fires_with_etimedout_and_cancels_upstream)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &w.sched, 2000000u); /* 2 ms */
+    cr_assert_eq(fut_get(&g).err, ETIMEDOUT);
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_workers_timers, a_value_before_the_deadline_wins_and_takes_the_timer_back)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_timeout(&f, &w.sched, 3600ull * 1000000000u); /* an hour */
+    cr_assert_eq(fut_promise_set(&p, fut_i64(6)), 0);
+    cr_assert_eq(fut_get(&g).value.i64, 6);
+    pthread_mutex_lock(&w.timer_lock);
+    cr_assert_null(w.timers, "taken back");
+    pthread_mutex_unlock(&w.timer_lock);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* A raw timer: counts its runs, notes its id in a shared log. */
+typedef struct wtimer {
+    fut_timer tm;
+    int id, err;
+    _Atomic int runs;
+    int *log;
+    _Atomic int *nlog;
+} wtimer;
+
+static void wtimer_run(fut_task *t, int err)
+{
+    wtimer *x = FUT_CONTAINER_OF(t, wtimer, tm.task);
+    x->err = err;
+    x->log[atomic_fetch_add(x->nlog, 1)] = x->id;
+    atomic_fetch_add(&x->runs, 1);
+}
+
+Test(fut_workers_timers, raw_timers_come_due_in_deadline_order_on_one_worker)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1}), 0);
+    enum { N = 6 };
+    int log[N];
+    _Atomic int nlog = 0;
+    wtimer t[N];
+    uint64_t base = fut_now_ns() + 3000000u;
+    uint64_t offs[N] = {5, 1, 4, 1, 3, 2}; /* ms; equal ones keep submit order */
+    int want[N] = {1, 3, 5, 4, 2, 0};
+    for (int i = 0; i < N; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].id = i;
+        t[i].err = -1;
+        t[i].log = log;
+        t[i].nlog = &nlog;
+        t[i].tm.task.run = wtimer_run;
+        t[i].tm.deadline_ns = base + offs[i] * 1000000u;
+    }
+    /* The earliest is 4 ms ahead: all are in before any is due (were one late, the
+     * order would still hold, as each comes due after those before it). */
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(w.sched.submit_at(&w.sched, &t[i].tm), 0);
+    uint64_t t0 = fut_now_ns();
+    while (atomic_load(&nlog) < N) {
+        cr_assert(fut_now_ns() - t0 < (uint64_t)WAIT_S * 1000000000u, "timers did not come due");
+        sched_yield();
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(log[i], want[i], "position %d", i);
+        cr_assert_eq(t[want[i]].err, 0);
+        cr_assert_eq(atomic_load(&t[i].runs), 1);
+    }
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+}
+
+static void shutdown_gives_back_timers(int how)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    int log[3];
+    _Atomic int nlog = 0;
+    wtimer t[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].id = i;
+        t[i].log = log;
+        t[i].nlog = &nlog;
+        t[i].tm.task.run = wtimer_run;
+        t[i].tm.deadline_ns = fut_now_ns() + 3600ull * 1000000000u;
+        cr_assert_eq(w.sched.submit_at(&w.sched, &t[i].tm), 0);
+    }
+    cr_assert_eq(w.sched.cancel_timer(&w.sched, &t[1].tm), 0);
+    cr_assert_eq(w.sched.cancel_timer(&w.sched, &t[1].tm), EALREADY);
+    fut_future d = fut_delay(&w.sched, 3600ull * 1000000000u);
+    cr_assert_eq(fut_workers_shutdown(&w, how), 0);
+    cr_assert_eq(atomic_load(&t[0].runs), 1);
+    cr_assert_eq(t[0].err, FUT_ESHUTDOWN);
+    cr_assert_eq(atomic_load(&t[1].runs), 0, "taken back: never runs");
+    cr_assert_eq(fut_get(&d).err, FUT_ESHUTDOWN);
+    cr_assert_eq(w.sched.submit_at(&w.sched, &t[1].tm), EINVAL, "shut down");
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_workers_timers, drain_gives_back_timers_not_yet_due_with_eshutdown_once)
+{
+    shutdown_gives_back_timers(FUT_WORKERS_DRAIN);
+}
+
+Test(fut_workers_timers, discard_gives_back_timers_not_yet_due_with_eshutdown_once)
+{
+    shutdown_gives_back_timers(FUT_WORKERS_DISCARD);
+}
+
+Test(fut_workers_timers, a_zeroed_pool_refuses_timers_with_einval)
+{
+    fut_workers w;
+    memset(&w, 0, sizeof w);
+    fut_future d = fut_delay(&w.sched, 1);
+    cr_assert_eq(fut_get(&d).err, ENOTSUP, "a zeroed pool has no submit_at");
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1}), 0);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    d = fut_delay(&w.sched, 1);
+    cr_assert_eq(fut_get(&d).err, EINVAL, "shut down");
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Timeouts of 0-2 ms racing values settled by another thread: each result is its value
+ * or ETIMEDOUT, once, and every delivered value is destroyed exactly once. */
+typedef struct wrace {
+    fut_promise *ps;
+    int *rc;
+    long n;
+} wrace;
+
+static void *wrace_main(void *arg)
+{
+    wrace *a = arg;
+    for (long i = 0; i < a->n; i++) {
+        if (i % 64 == 0)
+            sched_yield(); /* spread the settles over the deadlines */
+        a->rc[i] = fut_promise_set_ptr(&a->ps[i], (void *)(intptr_t)(i + 1), tu_dtor_count);
+    }
+    return NULL;
+}
+
+Test(fut_workers_timers, values_racing_deadlines_settle_each_once_and_lose_nothing)
+{
+    long n = TU_ITERS(4000);
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = (unsigned)TU_THREADS()}), 0);
+    fut_promise *ps = calloc((size_t)n, sizeof *ps);
+    fut_future *gs = calloc((size_t)n, sizeof *gs);
+    int *rc = calloc((size_t)n, sizeof *rc);
+    cr_assert(ps != NULL && gs != NULL && rc != NULL);
+    for (long i = 0; i < n; i++) {
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&ps[i], &f), 0);
+        gs[i] = fut_timeout(&f, &w.sched, (uint64_t)(i % 2000) * 1000u); /* 0-2 ms */
+    }
+    wrace a = {ps, rc, n};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, wrace_main, &a), 0);
+    pthread_join(th, NULL);
+    long values = 0, timedout = 0, delivered = 0;
+    for (long i = 0; i < n; i++) {
+        fut_result r = fut_get(&gs[i]);
+        if (rc[i] == 0)
+            delivered++;
+        else
+            cr_assert_eq(rc[i], ECANCELED, "item %ld", i);
+        if (r.err == 0) {
+            cr_assert_eq(r.value.ptr, (void *)(intptr_t)(i + 1));
+            values++;
+            fut_result_drop(&r);
+        } else {
+            cr_assert_eq(r.err, ETIMEDOUT, "item %ld: %d", i, r.err);
+            timedout++;
+        }
+    }
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(values + timedout, n);
+    cr_assert_eq(atomic_load(&tu_dtor_calls), delivered, "each delivered value destroyed once");
+    cr_log_info("values %ld, timed out %ld, delivered but late %ld", values, timedout, delivered - values);
+    free(ps);
+    free(gs);
+    free(rc);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_workers_timers, an_earlier_timer_wakes_a_timer_thread_asleep_on_a_later_one)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 1}), 0);
+    fut_future late = fut_delay(&w.sched, 3600ull * 1000000000u);
+    fut_future first = fut_delay(&w.sched, 1000000u);
+    cr_assert_eq(fut_get(&first).err, 0); /* the thread ran: now it sleeps an hour */
+    fut_future soon = fut_delay(&w.sched, 1000000u);
+    /* Bounded: a missing wake-up is a failure after WAIT_S, not a hang. */
+    cr_assert_eq(fut_wait_for(&soon, (uint64_t)WAIT_S * 1000000000u), 0, "not woken for the earlier timer");
+    cr_assert_eq(fut_get(&soon).err, 0);
+    cr_assert_eq(fut_is_ready(&late), 0);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(fut_get(&late).err, FUT_ESHUTDOWN);
+    cr_assert_eq(tu_live(), 0);
+}
