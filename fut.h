@@ -6,7 +6,9 @@
  * scheduler you supply when the result arrives; a continuation returns a value, an error
  * or another future, which is flattened. The core is lock-free: one atomic word per
  * shared state decides every race. The toolkit never owns threads; it ships two
- * schedulers (inline and manual), a vtable for yours, and a section for writing your own
+ * schedulers (inline and manual, with timers on a real or virtual clock), a vtable for
+ * yours (timers optional), deadlines (fut_delay, fut_timeout), a deferring view
+ * (fut_deferred), fire and forget (fut_detach), and a section for writing your own
  * combinators (batch.h is written on it).
  *
  * One implementation unit (the stb shape). Every file includes the headers; exactly one
