@@ -175,6 +175,36 @@ static uint64_t op_submit(void *ctx, uint64_t iters)
     return bench_now() - t0;
 }
 
+/* ---- timer_late ---------------------------------------------------------------------- */
+
+/* How late a deadline fires on the pool: a 1 ms fut_delay, and a continuation on a worker
+ * that reads the clock; the sample is that time minus the deadline. One at a time, so
+ * the pool is idle but for it. Not a rate: the stat is over TIMER_SAMPLES samples. */
+enum { TIMER_SAMPLES = 201 };
+
+static fut_future note_late(void *ctx, fut_result r)
+{
+    (void)r;
+    *(uint64_t *)ctx = bench_now();
+    return fut_ready(fut_u64(0));
+}
+
+static bench_stat timer_lateness(fut_workers *tp)
+{
+    double v[TIMER_SAMPLES];
+    for (int i = 0; i < TIMER_SAMPLES; i++) {
+        uint64_t seen = 0, deadline = fut_now_ns() + 1000000u;
+        fut_future d = fut_delay_until(&tp->sched, deadline);
+        d = fut_then(&d, &tp->sched, note_late, &seen);
+        if (fut_get(&d).err != 0)
+            abort();
+        v[i] = (double)(seen - deadline);
+    }
+    qsort(v, TIMER_SAMPLES, sizeof v[0], bench_cmp);
+    bench_stat s = {v[TIMER_SAMPLES / 2], v[0], v[TIMER_SAMPLES - 1], TIMER_SAMPLES};
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     bench_args args = bench_parse(argc, argv);
@@ -198,6 +228,14 @@ int main(int argc, char **argv)
         bench_emit("map_reduce", "serial", bench_measure(op_map_reduce_serial, &c, UINT64_MAX), 1);
         fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
         free(c.data);
+    }
+
+    if (bench_wanted(&args, "timer_late")) {
+        fut_workers tp;
+        if (fut_workers_init(&tp, &(fut_workers_config){.threads = (unsigned)args.threads}) != 0)
+            return 1;
+        bench_emit("timer_late", "fut", timer_lateness(&tp), args.threads);
+        fut_workers_shutdown(&tp, FUT_WORKERS_DRAIN);
     }
 
     if (bench_wanted(&args, "submit")) {

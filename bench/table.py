@@ -18,6 +18,7 @@ PEERS = ["std", "boost"]
 REFS = ["limit", "atomic", "libc", "serial"]
 ORDER = BASE + PEERS + REFS
 
+SAMPLED = {"timer_late"}  # not a rate: a statistic over that many samples
 rows, impls, runs = {}, [], None
 for line in sys.stdin:
     line = line.strip()
@@ -25,7 +26,8 @@ for line in sys.stdin:
         continue
     r = json.loads(line)
     rows.setdefault(r["op"], {})[r["impl"]] = r
-    runs = runs or r.get("runs")
+    if r["op"] not in SAMPLED:
+        runs = runs or r.get("runs")
     if r["impl"] not in impls:
         impls.append(r["impl"])
 
@@ -91,6 +93,10 @@ except OSError:
     pass
 print(f"\nmedian of {runs} runs, ns per operation (when_all_1000: per element); [Nt]: N threads")
 print("PEER/fut: how many times faster fut is (below 1x: the peer is faster)")
+if "timer_late" in rows:
+    t = rows["timer_late"].get("fut", {})
+    print(f"timer_late: ns a 1 ms deadline on the pool fires late (median of {t.get('runs', '?')}"
+          f" samples; max {ns(t.get('max', 0))})")
 if WIDE:
     print("vs reference: fut/limit = how many times the machine's floor fut takes")
 else:
