@@ -540,6 +540,14 @@ static inline fut_future fut_spawn(fut_sched *s, fut_fn fn, void *ctx);
  * once. On error (EINVAL, ENOMEM) the future holds it and *task is NULL. */
 static inline fut_future fut_spawn_task(fut_sched *s, fut_fn fn, void *ctx, fut_task **task);
 
+/* Inside a continuation or a spawned job (while its fn runs on its scheduler): 1 if the
+ * future it will settle has been cancelled meanwhile (fut_cancel on it or downstream,
+ * a fut_timeout that fired) - its outcome is unwanted: a long job may stop early and
+ * return anything, which is dropped. 0 otherwise, and outside such a fn (a continuation
+ * run inline by fut_then on a ready value has no state yet: 0). A producer that is not
+ * a fut continuation polls its promise with fut_promise_cancelled instead. */
+FUT__DEF int fut_cancelled(void);
+
 /* Fans f out to n futures (1..65535) that all get its outcome, settled in index order
  * (so their continuations start in that order). A pointer value's destructor goes with
  * out[n-1] only; out[0..n-2] borrow the pointer, which lives until out[n-1]'s taker frees
@@ -1374,6 +1382,10 @@ FUT__DEF void fut__work_input(fut_task *t, int err)
  * no atomics: only this thread's own submit and the task it runs touch it. */
 FUT__DATA FUT__TLS fut_work *fut__submitting;
 
+/* The record whose fn runs on this thread now (NULL outside one): what fut_cancelled
+ * looks at. Thread-local, no atomics: set and restored around each fn call. */
+FUT__DATA FUT__TLS fut__state *fut__running;
+
 /* Record c (its input in c->out) will not run: a refused submit, or a scheduler giving
  * it back. Its input is destroyed and it settles with err through wl rather than from
  * here, so that a chain of refusals stays iterative (aux: pass c->out through). */
@@ -1748,8 +1760,11 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
         return;
     }
     unsigned op = c->op;
+    fut__state *outer = fut__running; /* fn may settle others, whose fns nest */
     if (op == FUT__OP_SINK) {
+        fut__running = c;
         c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
+        fut__running = outer;
         in = fut__res(fut_u64(0), NULL, 0);
         fut__settle_rec(c, &in, wl); /* nobody holds c's consumer side: this frees it */
         return;
@@ -1759,7 +1774,9 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
         fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
         return;
     }
+    fut__running = c;
     fut_future r = c->cb.fn(c->ctx, c->out); /* the value is the continuation's now */
+    fut__running = outer;
     fut__rec_finish(c, &r, wl);
 }
 
@@ -2008,6 +2025,14 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
 /* ---- split (defined once) --------------------------------------------------------- */
 
 #if FUT__IMPL
+FUT__DEF int fut_cancelled(void)
+{
+    fut__state *c = fut__running;
+    /* acquire: pairs with the canceller's acq_rel CAS; a poll, so any order would do for
+     * the bit itself, but what the canceller wrote before cancelling is then visible. */
+    return c != NULL && (atomic_load_explicit(&c->word, memory_order_acquire) & FUT__CANC) != 0;
+}
+
 FUT__DEF void fut__hub_run(fut__state *hub, fut_work *wl)
 {
     fut__hub *h = FUT_CONTAINER_OF(hub, fut__hub, st);

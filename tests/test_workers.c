@@ -885,3 +885,53 @@ Test(fut_workers_timers, an_earlier_timer_wakes_a_timer_thread_asleep_on_a_later
     cr_assert_eq(fut_get(&late).err, FUT_ESHUTDOWN);
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- fut_cancelled: a job sees that its future was cancelled ----------------------- */
+
+typedef struct polljob {
+    _Atomic int started, saw_cancel, before;
+} polljob;
+
+static fut_future poll_job(void *ctx, fut_result r)
+{
+    (void)r;
+    polljob *j = ctx;
+    atomic_store(&j->before, fut_cancelled());
+    atomic_store(&j->started, 1);
+    uint64_t t0 = fut_now_ns();
+    while (!fut_cancelled() && fut_now_ns() - t0 < (uint64_t)WAIT_S * 1000000000u)
+        sched_yield();
+    atomic_store(&j->saw_cancel, fut_cancelled());
+    return fut_ready(fut_i64(1)); /* unwanted: dropped */
+}
+
+Test(fut_cancelled, a_spawned_job_sees_a_cancel_from_another_thread)
+{
+    cr_assert_eq(fut_cancelled(), 0, "outside a continuation");
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    polljob j = {0};
+    fut_future f = fut_spawn(&w.sched, poll_job, &j);
+    while (!atomic_load(&j.started))
+        sched_yield();
+    cr_assert_eq(fut_cancel(&f), 0);
+    cr_assert_eq(fut_get(&f).err, ECANCELED);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0); /* the job has returned */
+    cr_assert_eq(atomic_load(&j.before), 0);
+    cr_assert_eq(atomic_load(&j.saw_cancel), 1);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_cancelled, a_timeout_downstream_reaches_the_job)
+{
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    polljob j = {0};
+    fut_future f = fut_spawn(&w.sched, poll_job, &j);
+    fut_future g = fut_then(&f, &w.sched, note_worker, &(int){0});
+    g = fut_timeout(&g, &w.sched, 2000000u);
+    cr_assert_eq(fut_get(&g).err, ETIMEDOUT);
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(atomic_load(&j.saw_cancel), 1, "the cancel walked up the chain to the job");
+    cr_assert_eq(tu_live(), 0);
+}
