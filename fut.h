@@ -1988,7 +1988,7 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
     const fut_env *env = st != NULL ? st->env : s->env;
     fut_result in;
     /* acquire: a settled outcome is read (fut__take). */
-    uint32_t w = st != NULL ? atomic_load_explicit(&st->word, memory_order_acquire) : FUT__SET;
+    uint32_t w = st != NULL ? atomic_load_explicit(&st->word, memory_order_acquire) : (uint32_t)FUT__SET;
     if ((w & FUT__SET) && fut__may_inline(s)) {
         if (st != NULL)
             fut__take(&in, st, w);
