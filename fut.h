@@ -1318,6 +1318,26 @@ static inline void fut__tl_remove(fut_timer **head, fut_timer **tail, fut_timer 
     t->prev = t->next = t; /* out */
 }
 
+/* cancel_timer's body: takes t out if the list still holds it (0), else EALREADY. */
+static inline int fut__tl_take(fut_timer **head, fut_timer **tail, fut_timer *t)
+{
+    if (!fut__tl_held(t))
+        return EALREADY;
+    fut__tl_remove(head, tail, t);
+    return 0;
+}
+
+/* Takes out and returns the earliest timer if it is due by `until` (UINT64_MAX: any),
+ * else NULL. */
+static inline fut_timer *fut__tl_pop(fut_timer **head, fut_timer **tail, uint64_t until)
+{
+    fut_timer *t = *head;
+    if (t == NULL || t->deadline_ns > until)
+        return NULL;
+    fut__tl_remove(head, tail, t);
+    return t;
+}
+
 /* ---- the run list ----------------------------------------------------------------- */
 
 static inline void fut__work_add(fut_work *wl, fut_task *t)
@@ -2738,8 +2758,7 @@ static inline void fut__manual_due(fut_manual *m)
         return;
     uint64_t now = fut__manual_clock(m);
     fut_timer *t;
-    while ((t = m->timers) != NULL && t->deadline_ns <= now) {
-        fut__tl_remove(&m->timers, &m->timers_tail, t);
+    while ((t = fut__tl_pop(&m->timers, &m->timers_tail, now)) != NULL) {
         t->task.next = NULL;
         if (m->tail != NULL)
             m->tail->next = &t->task;
@@ -2772,11 +2791,9 @@ static int fut__manual_cancel_timer(fut_sched *s, fut_timer *t)
     if (!m->alive)
         return EALREADY; /* destroy ran every timer */
     pthread_mutex_lock(&m->lock);
-    int held = fut__tl_held(t);
-    if (held)
-        fut__tl_remove(&m->timers, &m->timers_tail, t);
+    int err = fut__tl_take(&m->timers, &m->timers_tail, t);
     pthread_mutex_unlock(&m->lock);
-    return held ? 0 : EALREADY;
+    return err;
 }
 
 static uint64_t fut__manual_now(fut_sched *s)
@@ -3020,9 +3037,7 @@ FUT__DEF void fut_manual_destroy(fut_manual *m)
         t->run(t, FUT_ESHUTDOWN);
     for (;;) { /* timers not yet due: given up, in deadline order */
         pthread_mutex_lock(&m->lock);
-        fut_timer *tm = m->timers;
-        if (tm != NULL)
-            fut__tl_remove(&m->timers, &m->timers_tail, tm);
+        fut_timer *tm = fut__tl_pop(&m->timers, &m->timers_tail, UINT64_MAX);
         pthread_mutex_unlock(&m->lock);
         if (tm == NULL)
             break;

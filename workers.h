@@ -273,19 +273,12 @@ static void *fut__workers_timer_main(void *arg)
     pthread_mutex_lock(&w->timer_lock);
     while (!w->timer_stop) {
         uint64_t now = fut_now_ns();
-        fut_task *head = NULL, *tail = NULL;
+        fut_work due = {NULL, NULL}; /* a task list (fut__work_add appends) */
         size_t n = 0;
         fut_timer *t;
-        while ((t = w->timers) != NULL && t->deadline_ns <= now) {
-            fut__tl_remove(&w->timers, &w->timers_tail, t);
-            t->task.next = NULL;
-            if (tail != NULL)
-                tail->next = &t->task;
-            else
-                head = &t->task;
-            tail = &t->task;
-            n++;
-        }
+        for (; (t = fut__tl_pop(&w->timers, &w->timers_tail, now)) != NULL; n++)
+            fut__work_add(&due, &t->task);
+        fut_task *head = due.head, *tail = due.tail;
         if (n != 0) {
             pthread_mutex_unlock(&w->timer_lock);
             if (w->cfg.bound != 0) /* counted like a submit (a worker's take subtracts it) */
@@ -337,11 +330,9 @@ static int fut__workers_cancel_timer(fut_sched *s, fut_timer *t)
     if (!w->alive)
         return EALREADY;
     pthread_mutex_lock(&w->timer_lock);
-    int held = fut__tl_held(t);
-    if (held)
-        fut__tl_remove(&w->timers, &w->timers_tail, t);
+    int err = fut__tl_take(&w->timers, &w->timers_tail, t);
     pthread_mutex_unlock(&w->timer_lock);
-    return held ? 0 : EALREADY;
+    return err;
 }
 
 /* Stops the timer thread and gives back each timer not yet due, earliest first. */
@@ -356,9 +347,7 @@ static void fut__workers_timers_stop(fut_workers *w)
         pthread_join(w->timer_tid, NULL);
     for (;;) {
         pthread_mutex_lock(&w->timer_lock);
-        fut_timer *t = w->timers;
-        if (t != NULL)
-            fut__tl_remove(&w->timers, &w->timers_tail, t);
+        fut_timer *t = fut__tl_pop(&w->timers, &w->timers_tail, UINT64_MAX);
         pthread_mutex_unlock(&w->timer_lock);
         if (t == NULL)
             return;
