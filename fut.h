@@ -8,7 +8,8 @@
  * shared state decides every race. The toolkit never owns threads; it ships two
  * schedulers (inline and manual, with timers on a real or virtual clock), a vtable for
  * yours (timers optional), deadlines (fut_delay, fut_timeout), a deferring view
- * (fut_deferred), fire and forget (fut_detach), and a section for writing your own
+ * (fut_deferred), fire and forget (fut_detach), cleanup that always runs once the
+ * producer has let go (fut_finally; docs/lifecycle.md), and a section for writing your own
  * combinators (batch.h is written on it).
  *
  * One implementation unit (the stb shape). Every file includes the headers; exactly one
@@ -45,7 +46,8 @@
  *   consumes: fut_promise_set/_set_ptr/_set_error/_set_result/_drop, fut_then/_recover/
  *             _then_result, fut_detach and fut_split (when they return 0), fut_get,
  *             fut_try_get (when it returns 0),
- *             fut_drop, fut_move, fut_input_attach
+ *             fut_drop, fut_move, fut_input_attach;
+ *   replaces: fut_finally (when it returns 0, *f is the cleanup's future)
  *   borrows:  fut_is_ready, fut_wait/_until/_for, fut_cancel, fut_promise_cancelled,
  *             fut_promise_on_cancel
  * A value that was taken (fut_get, a continuation's argument) belongs to the taker, with
@@ -531,6 +533,23 @@ static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn,
 typedef void (*fut_sink_fn)(void *ctx, fut_result r);
 static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx);
 
+/* Cleanup that always runs: fn(ctx, err) runs on s exactly once, after f's producer has
+ * let go of it - f settled (err: 0 or f's error), or f was cancelled (err ECANCELED:
+ * through *f, downstream, or a fut_timeout that fired) and then its producer gave it up:
+ * the promise was set or dropped, the job or continuation computing f returned, or -
+ * f waiting on an upstream that the cancel reached - f's continuation will never run.
+ * So fn may free what f's producer was using (a request's context): attach it to the
+ * future of the stage that uses it. If s refuses the task, fn runs with s's error on
+ * the thread where it became due. On 0, *f is replaced by the future of f's outcome,
+ * settled after fn ran (destructor included), or ECANCELED at once when cancelled - it
+ * does not wait for fn. A settled f whose producer is gone, on a may_inline s: fn runs
+ * here, *f is left as it was, nothing is allocated; otherwise one state. EINVAL (a NULL,
+ * empty or spent f, a NULL s, an s without submit, a NULL fn) and ENOMEM leave f as it
+ * was, and fn does not run: ctx is still yours. Not a then: fn cannot change the outcome
+ * (that is fut_then_result). */
+typedef void (*fut_cleanup_fn)(void *ctx, int err);
+FUT__DEF int fut_finally(fut_future *f, fut_sched *s, fut_cleanup_fn fn, void *ctx);
+
 /* Runs fn(ctx, a zero value) on s and returns the future of its result (flattened).
  * Always submitted, never run here. A NULL s or fn gives EINVAL, allocation failure
  * ENOMEM, a refusing scheduler its error. */
@@ -674,6 +693,7 @@ enum { FUT__EMPTY = 0, FUT__READY = 1, FUT__READY_ERROR = 2, FUT__SPENT = 3 };
  *   CONS   the consumer side may still touch it    LINK  a consumer record is linked
  *   WAIT   a thread parks on the word              HOOK  a cancel hook is registered
  *   BUSY   the record is moving to a new upstream  RERUN a delivery came while BUSY
+ *   WALK   a cancel walk still reads a watched state (below)
  *
  *   transition          by                         from          to
  *   new                 fut_promise_new / chain    -             PROD|CONS
@@ -683,7 +703,14 @@ enum { FUT__EMPTY = 0, FUT__READY = 1, FUT__READY_ERROR = 2, FUT__SPENT = 3 };
  *   lose                producer finding SET       PROD          -PROD
  *   let go              consumer                   CONS          -CONS
  *   flatten             record                     !SET          +BUSY, then -BUSY
+ *   watch               a walk at a cleanup record !SET          +SET+CANC+WALK (LINK kept)
+ *   walk done           that walk                  WALK          -WALK
  * Whoever clears the last of PROD and CONS frees the state (after SET, always).
+ * Watched states (fut_finally): a cleanup record is not unlinked by a cancel; its
+ * upstream keeps LINK, so SET|LINK together means "watched". Whoever clears the last of
+ * PROD and WALK there (the producer letting go, or the walk finishing with it) frees
+ * the upstream and hands the record ECANCELED: the cleanup runs only once the producer
+ * has let go.
  *
  * A consumer record is another state (the output of then/recover/finally, or a split
  * hub) linked through `consumer`. Settling hands the outcome straight into the record's
@@ -704,12 +731,13 @@ enum {
     FUT__WAIT = 1u << 5,
     FUT__HOOK = 1u << 6,
     FUT__BUSY = 1u << 7,
-    FUT__RERUN = 1u << 8
+    FUT__RERUN = 1u << 8,
+    FUT__WALK = 1u << 9
 };
 
 /* What produces a state. */
 enum { FUT__OP_PROMISE, FUT__OP_THEN, FUT__OP_RECOVER, FUT__OP_FINALLY, FUT__OP_FORWARD,
-       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT, FUT__OP_EXT, FUT__OP_SINK };
+       FUT__OP_SPLIT, FUT__OP_SPLIT_OUT, FUT__OP_EXT, FUT__OP_SINK, FUT__OP_CLEANUP };
 
 #if !FUT__FUTEX
 typedef struct fut__waitblock {
@@ -733,6 +761,7 @@ struct fut__state {
     union {
         fut_fn fn;                /* record: the continuation */
         fut_sink_fn sink;         /* sink record (fut_detach): the continuation */
+        fut_cleanup_fn cleanup;   /* cleanup record (fut_finally) */
         void (*hook)(void *ctx);  /* promise: the cancel hook */
         const fut_node_ops *ops;  /* node: its cancel and free */
     } cb;
@@ -1090,15 +1119,27 @@ static inline void fut__state_free(fut__state *st)
     fut__state_free_slow(st);
 }
 
-/* The producer lets go (it lost to a cancel, or its record was detached). */
-static inline void fut__release_prod(fut__state *st)
+FUT__DEF FUT__COLD void fut__watch_fire(fut__state *st, fut_work *wl);
+
+/* The producer lets go (it lost to a cancel, or its record was detached); a cleanup
+ * record watching st is handed on through wl (NULL: a list of its own). */
+static inline void fut__release_prod_wl(fut__state *st, fut_work *wl)
 {
     /* acq_rel: release our last touches to whoever frees; acquire theirs if it is us. */
     uint32_t old = atomic_fetch_and_explicit(&st->word, ~(uint32_t)(FUT__PROD | FUT__BUSY),
                                              memory_order_acq_rel);
+    if ((old & (FUT__SET | FUT__LINK)) == (FUT__SET | FUT__LINK)) {
+        /* Watched (cancelled under a fut_finally): our letting go is its cue, unless a
+         * walk still reads st - then the walk fires it when done (fut__walk_done). */
+        if (!(old & FUT__WALK))
+            fut__watch_fire(st, wl);
+        return;
+    }
     if (!(old & FUT__CONS))
         fut__state_free(st);
 }
+
+static inline void fut__release_prod(fut__state *st) { fut__release_prod_wl(st, NULL); }
 
 /* The consumer side lets go; `seen` is a word it loaded with acquire (or 0). */
 static inline void fut__release_cons(fut__state *st, uint32_t seen)
@@ -1520,7 +1561,7 @@ static inline int fut__settle_ex(fut__state *st, const fut_result *o, fut_work *
                 return 0;
             if (!(w & FUT__PROD))
                 return 2; /* a stale copy of a used handle: the hold is gone already */
-            fut__release_prod(st); /* a cancel won; it never reads the fields */
+            fut__release_prod_wl(st, wl); /* a cancel won; it never reads the fields */
             return 0;
         }
         d = (w & FUT__LINK) ? st->consumer : 0;
@@ -1592,10 +1633,10 @@ static inline void fut__settle_rec(fut__state *c, const fut_result *o, fut_work 
 
 #if FUT__IMPL
 
-/* Tries to settle st by a cancel: SET|CANC, and `clear` cleared (LINK, for a walker that
- * takes over the link's hold). Returns 1 with the replaced word in *w if it won; 0 if st
+/* Tries to settle st by a cancel: SET|CANC|add, and `clear` cleared (LINK, for a walker
+ * that takes over the link's hold; WALK added, for one that watches it). Returns 1 with the replaced word in *w if it won; 0 if st
  * had settled. */
-static inline int fut__cancel_cas(fut__state *st, uint32_t clear, uint32_t *w)
+static inline int fut__cancel_cas(fut__state *st, uint32_t clear, uint32_t add, uint32_t *w)
 {
     uint32_t old = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
@@ -1603,7 +1644,7 @@ static inline int fut__cancel_cas(fut__state *st, uint32_t clear, uint32_t *w)
             return 0;
         /* acq_rel: decides the race with the settler (the loser sees SET); acquire makes
          * the hook and the upstream pointer visible. */
-        if (atomic_compare_exchange_weak_explicit(&st->word, &old, (old | FUT__SET | FUT__CANC) & ~clear,
+        if (atomic_compare_exchange_weak_explicit(&st->word, &old, (old | FUT__SET | FUT__CANC | add) & ~clear,
                                                   memory_order_acq_rel, memory_order_acquire)) {
             *w = old;
             return 1;
@@ -1613,16 +1654,51 @@ static inline int fut__cancel_cas(fut__state *st, uint32_t clear, uint32_t *w)
 
 static inline void fut__node_cancelled(fut__state *c);
 
+/* How a cancel walk holds the state it is at: the canceller's own handle holds it
+ * (OWN), the walk took over the link of the record below (HELD: let go after the step),
+ * or a cleanup record below keeps its link and the walk only reads it (WATCHED: WALK is
+ * set; fut__walk_done after the step). */
+enum { FUT__WALK_OWN, FUT__WALK_HELD, FUT__WALK_WATCHED };
+
+/* The walk is done reading watched st: if its producer let go meanwhile, the cleanup
+ * record watching it is ours to fire. */
+static inline void fut__walk_done(fut__state *st, fut_work *wl)
+{
+    /* acq_rel: releases the walk's reads of st to whoever frees it; acquires the
+     * producer's last touches if that is us. */
+    uint32_t old = atomic_fetch_and_explicit(&st->word, ~(uint32_t)FUT__WALK, memory_order_acq_rel);
+    if (!(old & FUT__PROD))
+        fut__watch_fire(st, wl);
+}
+
+/* st was cancelled under a cleanup record, and now both its producer and the walk have
+ * let go: nobody else touches st, whose one hold left is the record's. Frees st and
+ * hands the record ECANCELED (the cleanup runs, on its scheduler). */
+FUT__DEF FUT__COLD void fut__watch_fire(fut__state *st, fut_work *wl)
+{
+    /* Plain read: written before the link's release CAS, and every RMW on st's word
+     * since (ours, with acquire, last) continues that release sequence. */
+    fut__state *c = (fut__state *)st->consumer;
+    fut__state_free(st);
+    c->up = NULL;
+    fut_result o = fut__res(fut_u64(0), NULL, ECANCELED);
+    fut_work local = {NULL, NULL};
+    fut__deliver(c, &o, wl != NULL ? wl : &local);
+    fut__work_drain(&local);
+}
+
 /* The caller has just won c by cancelling it (w: the word it replaced). Walks upstream
  * while records wait idle: each upstream still pending is cancelled and its record
- * unlinked. If held is 0, c belongs to the caller's handle; states reached by the walk
- * are held by the walk (it took over their link) and let go here. A node (a combinator)
- * cancels its own inputs through its ops (fut_input_cancel, which walks on). */
+ * unlinked - except a cleanup record's (fut_finally): that link stays, and the upstream
+ * is watched until its producer lets go. `held` says how the walk holds c (FUT__WALK_*);
+ * states reached by the walk are held or watched by it and let go here. A node (a
+ * combinator) cancels its own inputs through its ops (fut_input_cancel, which walks on). */
 static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
 {
     for (;;) {
         fut__state *next = NULL;
         uint32_t nw = 0;
+        int next_held = FUT__WALK_HELD;
         if (w & FUT__BUSY) {
             /* c's record is switching upstream and reads SET when it is done: the walk
              * is its own. (op and up are not ours to read now.) */
@@ -1630,7 +1706,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
             if (w & FUT__HOOK)
                 c->cb.hook(c->ctx); /* published by the HOOK release, seen by our CAS */
         } else if (c->op == FUT__OP_EXT) {
-            if (held && wl != NULL) {
+            if (held == FUT__WALK_HELD && wl != NULL) {
                 /* A node reached by the walk: its ops->cancel runs when wl gets to it,
                  * with our hold on it, so nested nodes do not recurse. */
                 c->task.run = fut__work_node;
@@ -1638,23 +1714,36 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
                 return;
             }
             fut__node_cancelled(c);
+        } else if (c->op == FUT__OP_CLEANUP && c->up != NULL) {
+            fut__state *a = c->up;
+            if (fut__cancel_cas(a, 0, FUT__WALK, &nw)) {
+                /* a keeps its link to c (and c its hold on a): a's producer letting go
+                 * fires c (fut__watch_fire). We only read a, fenced by WALK. */
+                next = a;
+                next_held = FUT__WALK_WATCHED;
+                fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
+            } else {
+                fut__let_go(a); /* a settled first; c's record runs, and cleans up */
+            }
         } else if (c->op != FUT__OP_SPLIT_OUT && c->up != NULL) {
             fut__state *a = c->up;
-            if (fut__cancel_cas(a, FUT__LINK, &nw)) {
+            if (fut__cancel_cas(a, FUT__LINK, 0, &nw)) {
                 next = a;
-                fut__release_prod(c); /* c's record is unlinked: it will never run */
+                fut__release_prod_wl(c, wl); /* c's record is unlinked: it will never run */
                 fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
             } else {
                 fut__let_go(a); /* a settled first; its record will lose c */
             }
         }
-        if (held)
+        if (held == FUT__WALK_HELD)
             fut__release_cons(c, 0);
+        else if (held == FUT__WALK_WATCHED)
+            fut__walk_done(c, wl);
         if (next == NULL)
             return;
         c = next;
         w = nw;
-        held = 1;
+        held = next_held;
     }
 }
 
@@ -1666,12 +1755,12 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
 FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl)
 {
     uint32_t aw;
-    if (!fut__cancel_cas(a, FUT__LINK, &aw)) {
+    if (!fut__cancel_cas(a, FUT__LINK, 0, &aw)) {
         fut__let_go(a); /* the settler no longer touches a; the input gets the outcome */
         return 0;
     }
     fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(a, aw, 1, wl);
+    fut__cancel_up(a, aw, FUT__WALK_HELD, wl);
     return 1;
 }
 
@@ -1679,12 +1768,12 @@ FUT__DEF int fut__cancel_input(fut__state *a, fut_work *wl)
 static inline int fut__cancel_state(fut__state *st)
 {
     uint32_t w;
-    if (!fut__cancel_cas(st, 0, &w))
+    if (!fut__cancel_cas(st, 0, 0, &w))
         return EALREADY;
     if (w & FUT__WAIT)
         fut__wake(st); /* we hold st (the handle), so it is alive */
     fut_stats_inc(fut__stats_of(st->env), FUT_STAT_CANCELLED);
-    fut__cancel_up(st, w, 0, NULL);
+    fut__cancel_up(st, w, FUT__WALK_OWN, NULL);
     return 0;
 }
 #endif /* FUT__IMPL */
@@ -1774,13 +1863,25 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
     }
     fut_result in;
     fut__copy(&in, &c->out);
-    if (w & FUT__SET) {
-        fut__discard(&in); /* cancelled before it ran */
-        fut__release_prod(c);
-        return;
-    }
     unsigned op = c->op;
     fut__state *outer = fut__running; /* fn may settle others, whose fns nest */
+    if (w & FUT__SET) {
+        fut__discard(&in); /* cancelled before it ran */
+        if (op == FUT__OP_CLEANUP) {
+            fut__running = c;
+            c->cb.cleanup(c->ctx, ECANCELED); /* whatever happens: upstream has let go */
+            fut__running = outer;
+        }
+        fut__release_prod_wl(c, wl);
+        return;
+    }
+    if (op == FUT__OP_CLEANUP) {
+        fut__running = c;
+        c->cb.cleanup(c->ctx, in.err); /* f's outcome, a refusal (aux), or ECANCELED */
+        fut__running = outer;
+        fut__settle_rec(c, &in, wl); /* passes the outcome on, destructor included */
+        return;
+    }
     if (op == FUT__OP_SINK) {
         fut__running = c;
         c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
@@ -1855,7 +1956,7 @@ FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl)
                                                   memory_order_acq_rel, memory_order_relaxed)) {
     }
     if (w & FUT__SET)
-        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, 0, NULL); /* cancelled while BUSY: walk it */
+        fut__cancel_up(c, w & ~(uint32_t)FUT__BUSY, FUT__WALK_OWN, NULL); /* cancelled while BUSY: walk it */
     if (w & FUT__RERUN)
         fut_work_push(wl, c); /* rs settled while BUSY: run the delivery now */
 }
@@ -2045,6 +2146,66 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
 /* ---- split (defined once) --------------------------------------------------------- */
 
 #if FUT__IMPL
+/* Links cleanup record c to st (held by the caller as consumer), as fut__attach, but a
+ * state cancelled while its producer still holds it is linked too: watched, it fires c
+ * when the producer lets go. Returns 0 with st's outcome in *o (st let go) if st is
+ * settled and its producer gone. */
+static int fut__attach_watch(fut__state *st, fut__state *c, fut_result *o)
+{
+    st->consumer = (uintptr_t)c; /* read by the settler, or the firer, after LINK */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    for (;;) {
+        if ((w & FUT__SET) && (w & (FUT__CANC | FUT__PROD)) != (FUT__CANC | FUT__PROD)) {
+            fut__take(o, st, w);
+            return 0;
+        }
+        /* acq_rel: release publishes `consumer` and the record; acquire, on failure, a
+         * settled outcome (or the producer's last touches). */
+        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__LINK,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return 1;
+    }
+}
+
+FUT__DEF int fut_finally(fut_future *f, fut_sched *s, fut_cleanup_fn fn, void *ctx)
+{
+    if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT || s == NULL || s->submit == NULL ||
+        fn == NULL)
+        return EINVAL;
+    fut__state *st = fut__is_state(f->tag) ? fut__st(f->tag) : NULL;
+    const fut_env *env = st != NULL ? st->env : s->env;
+    /* acquire: a settled outcome's err is read, and the producer is gone for good. */
+    uint32_t w = st != NULL ? atomic_load_explicit(&st->word, memory_order_acquire) : (uint32_t)FUT__SET;
+    if ((w & FUT__SET) && !(w & FUT__PROD) && fut__may_inline(s)) {
+        int err = st == NULL ? (f->tag == FUT__READY_ERROR ? (int)f->val.i64 : 0)
+                             : (w & FUT__CANC) ? ECANCELED : st->out.err;
+        fut_stats *stats = fut__stats_of(env);
+        fut_stats_inc(stats, FUT_STAT_CHAINED);
+        fut_stats_inc(stats, FUT_STAT_FAST_PATH);
+        fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
+        fn(ctx, err); /* nothing upstream touches ctx any more; f keeps its outcome */
+        return 0;
+    }
+    fut__state *c = fut__state_new(FUT__OP_CLEANUP, env); /* before f is touched */
+    if (c == NULL)
+        return ENOMEM;
+    fut__rec_init(c, FUT__OP_CLEANUP, s, NULL, ctx, st);
+    c->cb.cleanup = fn;
+    fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
+    fut_result in;
+    if (st == NULL)
+        fut__ready_out(&in, f);
+    f->tag = FUT__SPENT;
+    if (st == NULL || !fut__attach_watch(st, c, &in)) {
+        c->up = NULL; /* the outcome is here (st, if any, was let go) */
+        fut_work wl = {NULL, NULL};
+        fut__deliver(c, &in, &wl);
+        fut__work_drain(&wl);
+    }
+    *f = fut__handle(c);
+    return 0;
+}
+
 FUT__DEF int fut_cancelled(void)
 {
     fut__state *c = fut__running;
@@ -2430,9 +2591,9 @@ static inline int fut__promise_settle(fut_promise *p, fut_value v, fut_dtor dtor
     o = fut__res(v, dtor, err);
     fut_work wl = {NULL, NULL};
     int won = fut__settle(st, &o, &wl);
+    fut__work_drain(&wl); /* lost too: letting go may have fired a cleanup (fut_finally) */
     if (won != 1) /* the value stays the caller's */
         return won == 0 ? ECANCELED : EALREADY;
-    fut__work_drain(&wl);
     return 0;
 }
 

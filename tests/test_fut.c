@@ -4754,3 +4754,398 @@ Test(fut_timeout, values_racing_deadlines_from_another_thread_settle_each_once)
     free(rc);
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- fut_finally ------------------------------------------------------------------- */
+
+/* A cleanup's observer: how often it ran, with what, and whether the producer had let go
+ * by then (the test sets `producer_done` just before the producer's last act). */
+typedef struct cleanrec {
+    _Atomic int calls;
+    int err;
+    _Atomic int producer_done;
+    int saw_done;
+    int order; /* note(order) when it runs, if nonzero */
+} cleanrec;
+
+static void clean_note(void *ctx, int err)
+{
+    cleanrec *k = ctx;
+    k->err = err;
+    k->saw_done = atomic_load(&k->producer_done);
+    if (k->order != 0)
+        note(k->order);
+    atomic_fetch_add(&k->calls, 1);
+}
+
+TestSuite(fut_finally);
+
+Test(fut_finally, runs_once_after_the_value_and_passes_it_on_with_its_destructor)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &q.s, clean_note, &k), 0);
+    cr_assert(fut__is_state(f.tag), "f is now the cleanup's future");
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)7, tu_dtor_count), 0);
+    cr_assert_eq(atomic_load(&k.calls), 0, "on the scheduler, not in the settle");
+    cr_assert_eq(fut_is_ready(&f), 0, "settles after the cleanup ran");
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, 0);
+    fut_result r = fut_get(&f);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(r.value.ptr, (void *)7);
+    cr_assert_eq(r.dtor, tu_dtor_count, "the destructor goes on");
+    cr_assert_eq(dtors(), 0);
+    fut_result_drop(&r);
+    cr_assert_eq(dtors(), 1);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, an_error_passes_through_and_the_cleanup_sees_it)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(fut_promise_set_error(&p, ERANGE), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1, "inline: in the settle");
+    cr_assert_eq(k.err, ERANGE);
+    cr_assert_eq(fut_get(&f).err, ERANGE);
+    fut_promise_new(&p, &f); /* a dropped promise: the cleanup runs with EPIPE */
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    fut_promise_drop(&p);
+    cr_assert_eq(atomic_load(&k.calls), 2);
+    cr_assert_eq(k.err, FUT_EBROKEN);
+    cr_assert_eq(fut_get(&f).err, FUT_EBROKEN);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, a_ready_future_on_the_inline_scheduler_runs_here_and_allocates_nothing)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    long before = alloc_calls();
+    fut_future f = fut_ready(fut_i64(3));
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, 0);
+    cr_assert_eq(alloc_calls(), before);
+    cr_assert_eq(fut_get(&f).value.i64, 3, "f keeps its value");
+    f = fut_ready_error(EIO);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(k.err, EIO);
+    cr_assert_eq(fut_get(&f).err, EIO);
+    fut_promise p; /* a settled state, producer gone: also here */
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(4)), 0);
+    before = alloc_calls();
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 3);
+    cr_assert_eq(alloc_calls(), before);
+    cr_assert_eq(fut_get(&f).value.i64, 4);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, a_ready_future_on_a_queue_is_submitted_and_the_value_waits_for_it)
+{
+    qsched q;
+    q_init(&q, 1, 0);
+    cleanrec k = {0};
+    fut_future f = fut_ready_ptr((void *)9, tu_dtor_count);
+    cr_assert_eq(fut_finally(&f, &q.s, clean_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(fut_is_ready(&f), 0);
+    q_run(&q);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    fut_drop(&f); /* nobody takes the value: destroyed once */
+    cr_assert_eq(dtors(), 1);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, cancelled_it_waits_for_the_producer_to_let_go_then_runs_once)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    cleanrec k = {0};
+    _Atomic int hooked = 0;
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_promise_on_cancel(&p, hook_count, &hooked), 0);
+    cr_assert_eq(fut_finally(&f, &q.s, clean_note, &k), 0);
+    cr_assert_eq(fut_cancel(&f), 0);
+    cr_assert_eq(atomic_load(&hooked), 1, "the cancel reached the producer");
+    cr_assert_eq(fut_get(&f).err, ECANCELED, "the future does not wait for the cleanup");
+    cr_assert_eq(q.queued, 0, "the producer still holds p: no cleanup yet");
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    atomic_store(&k.producer_done, 1);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)1, tu_dtor_count), ECANCELED);
+    cr_assert_eq(q.queued, 1, "letting go queued the cleanup");
+    q_run(&q);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, ECANCELED);
+    cr_assert_eq(k.saw_done, 1);
+    cr_assert_eq(dtors(), 0, "the refused value is still the producer's");
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, cancelled_then_the_promise_dropped_runs_it_too)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(fut_cancel(&f), 0);
+    fut_drop(&f); /* nobody holds the result either */
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    fut_promise_drop(&p);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, ECANCELED);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, dropping_the_future_is_not_a_cancel_the_cleanup_still_runs_on_settle)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    fut_drop(&f);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)2, tu_dtor_count), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, 0);
+    cr_assert_eq(dtors(), 1, "nobody took the value");
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, a_timeout_downstream_cancels_through_it_and_the_cleanup_waits_for_the_producer)
+{
+    fut_manual m;
+    virtual_manual(&m, 0);
+    cleanrec k = {0};
+    _Atomic int hooked = 0;
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_promise_on_cancel(&p, hook_count, &hooked), 0);
+    cr_assert_eq(fut_finally(&f, &m.sched, clean_note, &k), 0);
+    probe pr = {0};
+    fut_future g = fut_then(&f, &m.sched, p_add1, &pr);
+    fut_future t = fut_timeout(&g, &m.sched, 50);
+    cr_assert_eq(fut_manual_advance(&m, 50), 0);
+    fut_manual_run_all(&m);
+    cr_assert_eq(fut_get(&t).err, ETIMEDOUT);
+    cr_assert_eq(atomic_load(&hooked), 1);
+    cr_assert_eq(atomic_load(&k.calls), 0, "the producer has not let go");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(fut_manual_run_all(&m), 1);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, ECANCELED);
+    cr_assert_eq(calls(&pr), 0);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, a_future_cancelled_before_the_call_is_watched_until_its_producer_lets_go)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_cancel(&f), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), 0);
+    cr_assert_eq(atomic_load(&k.calls), 0, "p is still held: not yet, even inline");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, ECANCELED);
+    cr_assert_eq(fut_get(&f).err, ECANCELED);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, over_a_continuation_that_never_ran_it_runs_at_the_cancel)
+{
+    /* f is a then waiting on p: the cancel unlinks f's record, which will never run; p's
+     * producer is p's business (attach a cleanup to p for it). */
+    fut_sched inl;
+    fut_inline_init(&inl);
+    cleanrec k = {0};
+    probe pr = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    fut_future g = fut_then(&f, &inl, p_add1, &pr);
+    cr_assert_eq(fut_finally(&g, &inl, clean_note, &k), 0);
+    cr_assert_eq(fut_cancel(&g), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.err, ECANCELED);
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(calls(&pr), 0);
+    fut_drop(&g);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, two_cleanups_cancelled_from_the_outside_run_inner_first_after_the_producer)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    norder = 0;
+    cleanrec inner = {.order = 1}, outer = {.order = 2};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &inner), 0);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &outer), 0);
+    cr_assert_eq(fut_cancel(&f), 0);
+    cr_assert_eq(norder, 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(norder, 2);
+    cr_assert_eq(order[0], 1);
+    cr_assert_eq(order[1], 2);
+    cr_assert_eq(inner.err, ECANCELED);
+    cr_assert_eq(outer.err, ECANCELED);
+    fut_drop(&f);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, a_refusing_scheduler_still_runs_it_with_the_error)
+{
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_finally(&f, &m.sched, clean_note, &k), 0);
+    fut_manual_close(&m);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)3, tu_dtor_count), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1, "on the settling thread");
+    cr_assert_eq(k.err, FUT_ESHUTDOWN);
+    cr_assert_eq(dtors(), 1, "the value was destroyed");
+    cr_assert_eq(fut_get(&f).err, FUT_ESHUTDOWN);
+    /* a queued cleanup given back by destroy runs too */
+    fut_manual m2;
+    cr_assert_eq(fut_manual_init(&m2, 0), 0);
+    f = fut_ready(fut_i64(1));
+    cr_assert_eq(fut_finally(&f, &m2.sched, clean_note, &k), 0);
+    fut_manual_destroy(&m2);
+    cr_assert_eq(atomic_load(&k.calls), 2);
+    cr_assert_eq(k.err, FUT_ESHUTDOWN);
+    fut_drop(&f);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_finally, bad_input_and_allocation_failure_leave_f_and_do_not_run_it)
+{
+    fut_sched inl, none;
+    fut_inline_init(&inl);
+    memset(&none, 0, sizeof none);
+    cleanrec k = {0};
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_finally(NULL, &inl, clean_note, &k), EINVAL);
+    fut_future e = {0};
+    cr_assert_eq(fut_finally(&e, &inl, clean_note, &k), EINVAL);
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    uintptr_t tag = f.tag;
+    cr_assert_eq(fut_finally(&f, NULL, clean_note, &k), EINVAL);
+    cr_assert_eq(fut_finally(&f, &none, clean_note, &k), EINVAL);
+    cr_assert_eq(fut_finally(&f, &inl, NULL, &k), EINVAL);
+    cr_assert_eq(f.tag, tag, "left as it was");
+    tu_fail_next();
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), ENOMEM);
+    cr_assert_eq(f.tag, tag);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    fut_future spent = fut_move(&f);
+    cr_assert_eq(fut_finally(&f, &inl, clean_note, &k), EINVAL, "spent");
+    cr_assert_eq(fut_finally(&spent, &inl, clean_note, &k), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(5)), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(fut_get(&spent).value.i64, 5);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Cancels race settles from another thread: every cleanup runs exactly once, after its
+ * producer's last act, and every value is destroyed once by whoever ends up with it. */
+typedef struct fin_race {
+    fut_promise *ps;
+    cleanrec *ks;
+    int *rc;
+    long n;
+    _Atomic int go;
+} fin_race;
+
+static void *fin_race_main(void *arg)
+{
+    fin_race *a = arg;
+    spin_until(&a->go);
+    for (long i = 0; i < a->n; i++) {
+        atomic_store(&a->ks[i].producer_done, 1); /* the producer's last touch of ctx */
+        a->rc[i] = fut_promise_set_ptr(&a->ps[i], (void *)(intptr_t)(i + 1), tu_dtor_count);
+    }
+    return NULL;
+}
+
+Test(fut_finally, cancels_racing_settles_from_another_thread_run_each_cleanup_once_after_the_producer)
+{
+    long n = TU_ITERS(20000);
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_promise *ps = calloc((size_t)n, sizeof *ps);
+    fut_future *fs = calloc((size_t)n, sizeof *fs);
+    cleanrec *ks = calloc((size_t)n, sizeof *ks);
+    int *rc = calloc((size_t)n, sizeof *rc);
+    cr_assert(ps != NULL && fs != NULL && ks != NULL && rc != NULL);
+    for (long i = 0; i < n; i++) {
+        cr_assert_eq(fut_promise_new(&ps[i], &fs[i]), 0);
+        cr_assert_eq(fut_finally(&fs[i], &inl, clean_note, &ks[i]), 0);
+    }
+    fin_race a = {ps, ks, rc, n, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, fin_race_main, &a), 0);
+    atomic_store(&a.go, 1);
+    long cancelled = 0;
+    for (long i = 0; i < n; i++)
+        cancelled += fut_cancel(&fs[i]) == 0;
+    pthread_join(th, NULL);
+    long delivered = 0, taken = 0;
+    for (long i = 0; i < n; i++) {
+        cr_assert_eq(atomic_load(&ks[i].calls), 1, "item %ld", i);
+        cr_assert_eq(ks[i].saw_done, 1, "item %ld ran before its producer let go", i);
+        delivered += rc[i] == 0;
+        fut_result r = fut_get(&fs[i]);
+        if (r.err == 0) {
+            cr_assert_eq(r.value.ptr, (void *)(intptr_t)(i + 1));
+            taken++;
+            fut_result_drop(&r);
+        } else {
+            cr_assert_eq(r.err, ECANCELED, "item %ld", i);
+        }
+    }
+    cr_assert_eq(taken + cancelled, n);
+    cr_assert_eq(dtors(), delivered, "each delivered value destroyed once");
+    cr_log_info("cancelled %ld, delivered %ld (late %ld)", cancelled, delivered, delivered - taken);
+    free(ps);
+    free(fs);
+    free(ks);
+    free(rc);
+    cr_assert_eq(tu_live(), 0);
+}

@@ -935,3 +935,71 @@ Test(fut_cancelled, a_timeout_downstream_reaches_the_job)
     cr_assert_eq(atomic_load(&j.saw_cancel), 1, "the cancel walked up the chain to the job");
     cr_assert_eq(tu_live(), 0);
 }
+
+/* ---- fut_finally: a request's memory freed once its job has let go ------------------ */
+
+/* A request as a server holds it: the job writes into it until its last act, the
+ * cleanup frees it. Under AddressSanitizer a cleanup that ran while the job still ran
+ * is a use after free; everywhere, a job that started must be done when the cleanup
+ * sees it (a job cancelled while still queued never starts: that is the early out). */
+typedef struct req {
+    _Atomic int started, done;
+    long work;
+} req;
+
+static _Atomic long cleaned, early, never_ran;
+
+static fut_future req_job(void *ctx, fut_result r)
+{
+    (void)r;
+    req *q = ctx;
+    atomic_store(&q->started, 1);
+    uint64_t t0 = fut_now_ns(), len = (uint64_t)(q->work % 3) * 1000000u;
+    /* A third end at once, the rest (1 or 2 ms) are cut short by their deadline. */
+    while (!fut_cancelled() && fut_now_ns() - t0 < len)
+        q->work++;
+    atomic_store(&q->done, 1); /* the job's last touch of q */
+    return fut_ready(fut_i64(q->work));
+}
+
+static void req_cleanup(void *ctx, int err)
+{
+    (void)err;
+    req *q = ctx;
+    if (!atomic_load(&q->started))
+        atomic_fetch_add(&never_ran, 1);
+    else if (!atomic_load(&q->done))
+        atomic_fetch_add(&early, 1);
+    free(q);
+    atomic_fetch_add(&cleaned, 1);
+}
+
+Test(fut_finally_jobs, every_request_is_freed_once_after_its_job_whatever_the_deadline_did)
+{
+    long n = TU_ITERS(600);
+    fut_workers w;
+    cr_assert_eq(fut_workers_init(&w, &(fut_workers_config){.threads = 2}), 0);
+    long values = 0, timedout = 0;
+    for (long i = 0; i < n; i++) {
+        req *q = calloc(1, sizeof *q);
+        cr_assert(q != NULL);
+        q->work = i;
+        fut_future f = fut_spawn(&w.sched, req_job, q);
+        cr_assert_eq(fut_finally(&f, &w.sched, req_cleanup, q), 0);
+        f = fut_timeout(&f, &w.sched, 500000u); /* 0.5 ms */
+        fut_result r = fut_get(&f);
+        if (r.err == 0)
+            values++;
+        else if (r.err == ETIMEDOUT)
+            timedout++;
+        else
+            cr_assert_fail("item %ld: %d", i, r.err);
+    }
+    wait_for(&cleaned, n, "every cleanup, with the pool still running");
+    cr_assert_eq(atomic_load(&early), 0, "a cleanup ran before its job let go");
+    cr_assert_eq(fut_workers_shutdown(&w, FUT_WORKERS_DRAIN), 0);
+    cr_assert_eq(atomic_load(&cleaned), n, "exactly once each");
+    cr_log_info("values %ld, timed out %ld (%ld before their job started)", values, timedout,
+                atomic_load(&never_ran));
+    cr_assert_eq(tu_live(), 0);
+}
