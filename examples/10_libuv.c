@@ -1,5 +1,5 @@
 /* 10 - continuations and deadlines on a libuv loop: the manual scheduler as a loop
- * adapter.
+ * adapter (apps/fut_uv.h, about 40 lines: read it beside this file).
  *
  * A fut_manual is a FIFO of tasks that one thread drains, plus timers on the monotonic
  * clock. Give it a notify hook that wakes the loop - uv_async_send, safe from any
@@ -12,56 +12,13 @@
 #define FUT_IMPLEMENTATION /* this file holds fut's definitions (one per program) */
 #include "fut.h"
 #include "workers.h"
+#include "fut_uv.h" /* apps/: the adapter */
 #include <stdio.h>
-#include <uv.h>
-
-typedef struct uv_adapter {
-    fut_manual m; /* &a->m.sched is the fut_sched * continuations are attached with */
-    uv_async_t wake;
-    uv_timer_t timer;
-} uv_adapter;
-
-static void wake_loop(void *ctx) { uv_async_send(&((uv_adapter *)ctx)->wake); }
-
-static void on_timer(uv_timer_t *t);
-
-/* On the loop thread: run what is queued (due timers included), then arm the uv timer
- * for the next deadline (libuv counts milliseconds: round up, never early). */
-static void drain(uv_adapter *a)
-{
-    fut_manual_run_all(&a->m);
-    uint64_t next = fut_manual_next_deadline(&a->m), now = fut_now_ns();
-    if (next == UINT64_MAX)
-        uv_timer_stop(&a->timer);
-    else
-        uv_timer_start(&a->timer, on_timer, next > now ? (next - now + 999999) / 1000000 : 0, 0);
-}
-
-static void on_wake(uv_async_t *h) { drain(h->data); }
-static void on_timer(uv_timer_t *t) { drain(t->data); }
-
-static int uv_adapter_init(uv_adapter *a, uv_loop_t *loop)
-{
-    if (fut_manual_init(&a->m, 0) != 0 || uv_async_init(loop, &a->wake, on_wake) != 0 ||
-        uv_timer_init(loop, &a->timer) != 0)
-        return -1;
-    a->wake.data = a->timer.data = a;
-    return fut_manual_set_notify(&a->m, wake_loop, a);
-}
-
-/* On the loop thread: refuse from now on, run what is queued, close the handles. */
-static void uv_adapter_close(uv_adapter *a)
-{
-    fut_manual_close(&a->m);
-    fut_manual_run_all(&a->m);
-    uv_close((uv_handle_t *)&a->wake, NULL);
-    uv_close((uv_handle_t *)&a->timer, NULL); /* no handles left: uv_run returns */
-}
 
 enum { JOBS = 6 };
 
 typedef struct app { /* touched by continuations only, on the loop thread */
-    uv_adapter *loop;
+    fut_uv *loop;
     pthread_t loop_thread;
     int done, on_loop_thread, timed_out;
 } app;
@@ -80,7 +37,7 @@ static fut_future on_loop(void *ctx, fut_result r)
     a->on_loop_thread += pthread_equal(pthread_self(), a->loop_thread) != 0;
     a->timed_out += r.err == ETIMEDOUT;
     if (++a->done == JOBS + 1)
-        uv_adapter_close(a->loop); /* the last one: let the loop end */
+        fut_uv_close(a->loop); /* the last one: let the loop end */
     return r.err ? fut_ready_result(r) : fut_ready(fut_i64(r.value.i64 + 1));
 }
 
@@ -89,9 +46,9 @@ static void told_to_stop(void *ctx) { *(int *)ctx = 1; } /* on the loop: the dea
 int main(void)
 {
     uv_loop_t *loop = uv_default_loop();
-    uv_adapter u;
+    fut_uv u;
     fut_workers pool;
-    if (uv_adapter_init(&u, loop) != 0 || fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
+    if (fut_uv_init(&u, loop) != 0 || fut_workers_init(&pool, &(fut_workers_config){.threads = 3}) != 0)
         return 1;
 
     app a = {.loop = &u, .loop_thread = pthread_self()};
