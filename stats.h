@@ -22,6 +22,12 @@
  *     fut_stats_print(&s, stdout, FUT_STATS_JSON);
  *     fut_stats_destroy(&st);
  *
+ * An application's own metrics go in a block of their own, named at init - counters
+ * and a histogram apart from fut's wait times:
+ *     static const char *const names[] = {"requests", "timeouts"};
+ *     fut_stats_init_named(&app, 16, names, 2, "request");  // "request_p99" ...
+ *     fut_stats_count(&app, 0, 1);                          // requests += 1
+ *
  * Ownership: you own the fut_stats object (embed it anywhere); init allocates its shards
  * and destroy frees them. Snapshots are plain values you own.
  * Thread-safety: fut_stats_inc/add/time from any number of threads at once; snapshot and
@@ -170,12 +176,17 @@ typedef enum fut_stat {
     FUT_STAT_COUNT
 } fut_stat;
 
-/* The latency histogram: log2 buckets split in four (about 19% wide), 0 ns to 2^64. */
+/* Counter slots in a block: fut's FUT_STAT_COUNT, or up to this many of your own names
+ * (fut_stats_init_named). */
+#define FUT_STATS_MAX 32
+
+/* The latency histogram: log2 buckets split in four (about 19% wide), 0 ns to 2^64;
+ * percentiles interpolate inside a bucket. */
 #define FUT_STATS_SUB 2
 #define FUT_STATS_BUCKETS (64 << FUT_STATS_SUB)
 
 typedef struct fut_stats_shard {
-    FUT__ALIGNAS(FUT_CACHE_LINE) _Atomic(uint64_t) c[FUT_STAT_COUNT]; /* whole lines per shard */
+    FUT__ALIGNAS(FUT_CACHE_LINE) _Atomic(uint64_t) c[FUT_STATS_MAX]; /* whole lines per shard */
     _Atomic(uint64_t) hist[FUT_STATS_BUCKETS];
     _Atomic(uint64_t) hist_max;
 } fut_stats_shard;
@@ -183,32 +194,49 @@ typedef struct fut_stats_shard {
 typedef struct fut_stats {
     fut_stats_shard *shards;  /* nshards single-writer shards, then the overflow shard */
     unsigned nshards;
+    unsigned ncounters;        /* FUT_STAT_COUNT, or a named block's n (beside shards: one line) */
     _Atomic(unsigned) claimed; /* shards handed out so far */
     uint64_t id;              /* tells a thread's cached shard from a reused address */
     void *mem;                /* the allocation behind shards */
-    _Atomic(uint64_t) base[FUT_STAT_COUNT]; /* totals at the last reset */
+    _Atomic(uint64_t) base[FUT_STATS_MAX]; /* totals at the last reset */
     _Atomic(uint64_t) hist_base[FUT_STATS_BUCKETS];
     _Atomic(uint64_t) max_floor;            /* nonzero once reset: max is then bounded */
+    const char *const *names;               /* a named block's counters; NULL: fut's */
+    const char *hist_name;                  /* its histogram's name; NULL: "latency" */
 } fut_stats;
 
 /* A snapshot: totals since the last reset, and the histogram. */
 typedef struct fut_stats_snap {
-    uint64_t c[FUT_STAT_COUNT];
+    uint64_t c[FUT_STATS_MAX]; /* c[0..n-1]; the rest 0 */
     uint64_t hist[FUT_STATS_BUCKETS];
     uint64_t samples;
     uint64_t max_ns;
+    unsigned n;                /* counters in a named block */
+    const char *const *names;  /* its names (NULL: fut's block, FUT_STAT_COUNT counters) */
+    const char *hist_name;     /* NULL: "latency" */
 } fut_stats_snap;
 
 enum { FUT_STATS_TEXT = 0, FUT_STATS_JSON = 1 };
 
 /* shards: how many threads get a private shard (1..4096). Returns 0, EINVAL or ENOMEM. */
 static inline int fut_stats_init(fut_stats *st, unsigned shards);
+/* A block of your own: counters 0..n-1 named names[0..n-1] (1 <= n <= FUT_STATS_MAX),
+ * and one histogram named hist_name (NULL: "latency"), apart from fut's block - so an
+ * application's counts and timings are not mixed with fut's wait times. Update with
+ * fut_stats_count / fut_stats_time; snapshots, reset and print work as on fut's block
+ * (without its two rates), under your names. The names are borrowed: keep them alive
+ * (string literals) while the block lives. EINVAL also for a NULL names, a NULL name or
+ * n out of range. */
+static inline int fut_stats_init_named(fut_stats *st, unsigned shards, const char *const *names, unsigned n,
+                                       const char *hist_name);
 FUT__DEF void fut_stats_destroy(fut_stats *st);
 
 /* Updates: any thread. A NULL st is ignored, as is a counter out of range. */
 static inline void fut_stats_inc(fut_stats *st, fut_stat counter);
 static inline void fut_stats_add(fut_stats *st, fut_stat counter, uint64_t n);
 static inline void fut_stats_time(fut_stats *st, uint64_t ns); /* one latency sample */
+/* Counter i of a named block (fut_stats_add, by index); i >= the block's n is ignored. */
+static inline void fut_stats_count(fut_stats *st, unsigned i, uint64_t n);
 
 /* Sums the shards into *out. Returns 0 or EINVAL. */
 FUT__DEF int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out);
@@ -221,6 +249,8 @@ FUT__DEF double fut_stats_pool_hit_rate(const fut_stats_snap *s);  /* hits/(hits
 FUT__DEF double fut_stats_fast_path_rate(const fut_stats_snap *s); /* fast path/chained */
 FUT__DEF uint64_t fut_stats_percentile(const fut_stats_snap *s, double p); /* ns, p in 0..100 */
 FUT__DEF const char *fut_stats_name(fut_stat counter); /* "spawned", ... */
+/* The name of counter i of the block a snapshot came from ("?" out of range, NULL s). */
+FUT__DEF const char *fut_stats_counter_name(const fut_stats_snap *s, unsigned i);
 
 /* Formats a snapshot as aligned text or one JSON object; like snprintf, returns the
  * length it needs and writes at most cap bytes (NUL included). */
@@ -234,6 +264,8 @@ static inline uint64_t fut_now_ns(void); /* also in fut.h; defined once */
  * (FUT_CACHE_LINE, the header version): a mismatch is EINVAL, not a corrupted block. */
 #define FUT__STATS_LAYOUT ((uint32_t)(sizeof(fut_stats) * 4099u + sizeof(fut_stats_shard)) ^ (uint32_t)FUT_CACHE_LINE << 24)
 FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout);
+FUT__DEF int fut__stats_init_named(fut_stats *st, unsigned shards, const char *const *names, unsigned n,
+                                   const char *hist_name, uint32_t layout);
 
 /* ======================================================================================
  * Implementation
@@ -254,6 +286,12 @@ static inline int fut_stats_init(fut_stats *st, unsigned shards)
     return fut__stats_init(st, shards, FUT__STATS_LAYOUT);
 }
 
+static inline int fut_stats_init_named(fut_stats *st, unsigned shards, const char *const *names, unsigned n,
+                                       const char *hist_name)
+{
+    return fut__stats_init_named(st, shards, names, n, hist_name, FUT__STATS_LAYOUT);
+}
+
 #if FUT__IMPL /* ---- defined once (see Linkage) ---- */
 
 FUT__DEF const char *fut_stats_name(fut_stat counter)
@@ -262,6 +300,32 @@ FUT__DEF const char *fut_stats_name(fut_stat counter)
         "spawned", "chained",  "awaited",  "fast_path", "sched_skip", "pooled",    "pool_hit",
         "pool_miss", "evicted", "batched", "batches",   "errors",     "cancelled"};
     return (unsigned)counter < FUT_STAT_COUNT ? names[counter] : "?";
+}
+
+FUT__DEF const char *fut_stats_counter_name(const fut_stats_snap *s, unsigned i)
+{
+    if (s == NULL)
+        return "?";
+    if (s->names == NULL) /* fut's block (also a zeroed snapshot) */
+        return fut_stats_name((fut_stat)i);
+    return i < s->n && i < FUT_STATS_MAX ? s->names[i] : "?";
+}
+
+FUT__DEF int fut__stats_init_named(fut_stats *st, unsigned shards, const char *const *names, unsigned n,
+                                   const char *hist_name, uint32_t layout)
+{
+    if (names == NULL || n == 0 || n > FUT_STATS_MAX)
+        return EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        if (names[i] == NULL)
+            return EINVAL;
+    int err = fut__stats_init(st, shards, layout);
+    if (err == 0) {
+        st->names = names;
+        st->ncounters = n;
+        st->hist_name = hist_name;
+    }
+    return err;
 }
 
 FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout)
@@ -283,11 +347,14 @@ FUT__DEF int fut__stats_init(fut_stats *st, unsigned shards, uint32_t layout)
     st->id = ((uint64_t)(uintptr_t)st * 0x9E3779B97F4A7C15u) ^ fut_now_ns() ^ (uint64_t)a;
     if (st->id == 0)
         st->id = 1;
-    for (int i = 0; i < FUT_STAT_COUNT; i++)
+    for (int i = 0; i < FUT_STATS_MAX; i++)
         FUT__ATOMIC_INIT(&st->base[i], 0);
     for (int i = 0; i < FUT_STATS_BUCKETS; i++)
         FUT__ATOMIC_INIT(&st->hist_base[i], 0);
     FUT__ATOMIC_INIT(&st->max_floor, 0);
+    st->names = NULL;
+    st->hist_name = NULL;
+    st->ncounters = FUT_STAT_COUNT;
     return 0;
 }
 
@@ -360,12 +427,15 @@ static inline void fut__stats_bump(int shared, _Atomic(uint64_t) *cell, uint64_t
 
 static inline void fut_stats_add(fut_stats *st, fut_stat counter, uint64_t n)
 {
-    if (st == NULL || st->shards == NULL || (unsigned)counter >= FUT_STAT_COUNT)
+    if (st == NULL || st->shards == NULL || (unsigned)counter >= st->ncounters ||
+        (unsigned)counter >= FUT_STATS_MAX) /* (the second: for the compiler, n <= MAX) */
         return;
     int shared;
     fut_stats_shard *sh = fut__stats_mine(st, &shared);
     fut__stats_bump(shared, &sh->c[counter], n);
 }
+
+static inline void fut_stats_count(fut_stats *st, unsigned i, uint64_t n) { fut_stats_add(st, (fut_stat)i, n); }
 
 static inline void fut_stats_inc(fut_stats *st, fut_stat counter) { fut_stats_add(st, counter, 1); }
 
@@ -407,6 +477,12 @@ static inline void fut_stats_inc(fut_stats *st, fut_stat counter)
     (void)st;
     (void)counter;
 }
+static inline void fut_stats_count(fut_stats *st, unsigned i, uint64_t n)
+{
+    (void)st;
+    (void)i;
+    (void)n;
+}
 static inline void fut_stats_time(fut_stats *st, uint64_t ns)
 {
     (void)st;
@@ -432,13 +508,13 @@ static inline uint64_t fut__stats_bucket_low(unsigned b)
 /* Sums every shard (relaxed reads: each value is whole; the set is not one instant). */
 static inline void fut__stats_sum(fut_stats *st, uint64_t *c, uint64_t *hist, uint64_t *max_ns)
 {
-    memset(c, 0, sizeof(uint64_t) * FUT_STAT_COUNT);
+    memset(c, 0, sizeof(uint64_t) * FUT_STATS_MAX);
     memset(hist, 0, sizeof(uint64_t) * FUT_STATS_BUCKETS);
     *max_ns = 0;
     for (unsigned k = 0; k <= st->nshards; k++) {
         fut_stats_shard *sh = &st->shards[k];
         /* relaxed: each counter is read whole; no other data hangs on them. */
-        for (int i = 0; i < FUT_STAT_COUNT; i++)
+        for (int i = 0; i < FUT_STATS_MAX; i++)
             c[i] += atomic_load_explicit(&sh->c[i], memory_order_relaxed);
         for (int i = 0; i < FUT_STATS_BUCKETS; i++)
             hist[i] += atomic_load_explicit(&sh->hist[i], memory_order_relaxed);
@@ -454,10 +530,13 @@ FUT__DEF int fut_stats_snapshot(fut_stats *st, fut_stats_snap *out)
         return EINVAL;
     fut__stats_sum(st, out->c, out->hist, &out->max_ns);
     out->samples = 0;
-    for (int i = 0; i < FUT_STAT_COUNT; i++) {
+    out->n = st->ncounters;
+    out->names = st->names;
+    out->hist_name = st->hist_name;
+    for (int i = 0; i < FUT_STATS_MAX; i++) {
         /* relaxed: the baseline is only ever moved forward by reset. */
         uint64_t b = atomic_load_explicit(&st->base[i], memory_order_relaxed);
-        out->c[i] = out->c[i] >= b ? out->c[i] - b : 0;
+        out->c[i] = out->c[i] >= b && (unsigned)i < st->ncounters ? out->c[i] - b : 0;
     }
     for (int i = 0; i < FUT_STATS_BUCKETS; i++) {
         uint64_t b = atomic_load_explicit(&st->hist_base[i], memory_order_relaxed); /* relaxed: as above */
@@ -493,11 +572,11 @@ FUT__DEF void fut_stats_reset(fut_stats *st)
 {
     if (st == NULL || st->shards == NULL)
         return;
-    uint64_t c[FUT_STAT_COUNT], hist[FUT_STATS_BUCKETS], max_ns;
+    uint64_t c[FUT_STATS_MAX], hist[FUT_STATS_BUCKETS], max_ns;
     fut__stats_sum(st, c, hist, &max_ns);
     /* The writers never see a reset: their shards keep growing and snapshots subtract
      * this baseline, so no update is lost to a race. */
-    for (int i = 0; i < FUT_STAT_COUNT; i++)
+    for (int i = 0; i < FUT_STATS_MAX; i++)
         fut__stats_raise(&st->base[i], c[i]);
     for (int i = 0; i < FUT_STATS_BUCKETS; i++)
         fut__stats_raise(&st->hist_base[i], hist[i]);
@@ -577,25 +656,31 @@ FUT__DEF size_t fut_stats_format(const fut_stats_snap *s, int json, char *buf, s
         return 0;
     uint64_t p50 = fut_stats_percentile(s, 50), p90 = fut_stats_percentile(s, 90);
     uint64_t p99 = fut_stats_percentile(s, 99);
+    unsigned n = s->names == NULL ? (unsigned)FUT_STAT_COUNT : s->n <= FUT_STATS_MAX ? s->n : FUT_STATS_MAX;
+    const char *h = s->hist_name != NULL ? s->hist_name : "latency";
     if (json) {
         fut__stats_put(&b, "{");
-        for (int i = 0; i < FUT_STAT_COUNT; i++)
-            fut__stats_put(&b, "\"%s\":%llu,", fut_stats_name((fut_stat)i), (unsigned long long)s->c[i]);
-        fut__stats_put(&b, "\"pool_hit_rate\":%.4f,\"fast_path_rate\":%.4f,", fut_stats_pool_hit_rate(s),
-                       fut_stats_fast_path_rate(s));
-        fut__stats_put(&b,
-                       "\"latency_ns\":{\"samples\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}}",
-                       (unsigned long long)s->samples, (unsigned long long)p50, (unsigned long long)p90,
+        for (unsigned i = 0; i < n; i++)
+            fut__stats_put(&b, "\"%s\":%llu,", fut_stats_counter_name(s, i), (unsigned long long)s->c[i]);
+        if (s->names == NULL)
+            fut__stats_put(&b, "\"pool_hit_rate\":%.4f,\"fast_path_rate\":%.4f,", fut_stats_pool_hit_rate(s),
+                           fut_stats_fast_path_rate(s));
+        fut__stats_put(&b, "\"%s_ns\":{\"samples\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}}",
+                       h, (unsigned long long)s->samples, (unsigned long long)p50, (unsigned long long)p90,
                        (unsigned long long)p99, (unsigned long long)s->max_ns);
     } else {
-        for (int i = 0; i < FUT_STAT_COUNT; i++)
-            fut__stats_put(&b, "%-16s %20llu\n", fut_stats_name((fut_stat)i), (unsigned long long)s->c[i]);
-        fut__stats_put(&b, "%-16s %19.1f%%\n%-16s %19.1f%%\n", "pool_hit_rate", 100.0 * fut_stats_pool_hit_rate(s),
-                       "fast_path_rate", 100.0 * fut_stats_fast_path_rate(s));
-        fut__stats_put(&b, "%-16s %20llu\n%-16s %17llu ns\n%-16s %17llu ns\n%-16s %17llu ns\n%-16s %17llu ns\n",
-                       "latency_samples", (unsigned long long)s->samples, "latency_p50", (unsigned long long)p50,
-                       "latency_p90", (unsigned long long)p90, "latency_p99", (unsigned long long)p99,
-                       "latency_max", (unsigned long long)s->max_ns);
+        for (unsigned i = 0; i < n; i++)
+            fut__stats_put(&b, "%-16s %20llu\n", fut_stats_counter_name(s, i), (unsigned long long)s->c[i]);
+        if (s->names == NULL)
+            fut__stats_put(&b, "%-16s %19.1f%%\n%-16s %19.1f%%\n", "pool_hit_rate",
+                           100.0 * fut_stats_pool_hit_rate(s), "fast_path_rate", 100.0 * fut_stats_fast_path_rate(s));
+        static const char *const what[] = {"samples", "p50", "p90", "p99", "max"};
+        uint64_t v[] = {s->samples, p50, p90, p99, s->max_ns};
+        for (int i = 0; i < 5; i++) {
+            char label[64];
+            snprintf(label, sizeof label, "%s_%s", h, what[i]);
+            fut__stats_put(&b, i == 0 ? "%-16s %20llu\n" : "%-16s %17llu ns\n", label, (unsigned long long)v[i]);
+        }
     }
     if (b.cap && b.len >= b.cap)
         buf[b.cap - 1] = '\0';

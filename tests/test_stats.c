@@ -1076,3 +1076,126 @@ Test(fut_stats_nostats, updates_compiled_out_leave_the_block_at_zero)
     cr_assert_eq(snap_of(&st).c[FUT_STAT_SPAWNED], 1);
     fut_stats_destroy(&st);
 }
+
+/* ---- named blocks: an application's own counters and histogram -------------------- */
+
+static const char *const app_names[] = {"requests", "timeouts", "bytes"};
+
+Test(fut_stats_init_named, counts_under_its_own_names_apart_from_futs)
+{
+    fut_stats app;
+    cr_assert_eq(fut_stats_init_named(&app, 2, app_names, 3, "request"), 0);
+    fut_stats_count(&app, 0, 5);
+    fut_stats_count(&app, 1, 1);
+    fut_stats_count(&app, 2, 4096);
+    fut_stats_count(&app, 3, 7);   /* beyond its 3: ignored */
+    fut_stats_count(&app, 1000, 7);
+    fut_stats_add(&app, FUT_STAT_CANCELLED, 9); /* index 12: beyond its 3 too */
+    fut_stats_time(&app, 1500);
+    fut_stats_snap s = snap_of(&app);
+    cr_assert_eq(s.n, 3);
+    cr_assert_eq(s.c[0], 5);
+    cr_assert_eq(s.c[1], 1);
+    cr_assert_eq(s.c[2], 4096);
+    for (int i = 3; i < FUT_STATS_MAX; i++)
+        cr_assert_eq(s.c[i], 0, "slot %d", i);
+    cr_assert_eq(s.samples, 1);
+    cr_assert_str_eq(fut_stats_counter_name(&s, 1), "timeouts");
+    cr_assert_str_eq(fut_stats_counter_name(&s, 3), "?");
+    char buf[4096];
+    fut_stats_format(&s, FUT_STATS_JSON, buf, sizeof buf);
+    cr_assert(json_is_one_object(buf), "%s", buf);
+    cr_assert_not_null(strstr(buf, "{\"requests\":5,\"timeouts\":1,\"bytes\":4096,\"request_ns\":{\"samples\":1,"), "%s", buf);
+    cr_assert_null(strstr(buf, "rate"), "fut's rates are fut's: %s", buf);
+    fut_stats_format(&s, FUT_STATS_TEXT, buf, sizeof buf);
+    cr_assert_not_null(strstr(buf, "requests                            5\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "request_samples                     1\n"), "%s", buf);
+    cr_assert_null(strstr(buf, "spawned"), "%s", buf);
+    /* fut's own block is unchanged beside it */
+    fut_stats st;
+    cr_assert_eq(fut_stats_init(&st, 1), 0);
+    fut_stats_inc(&st, FUT_STAT_CANCELLED);
+    fut_stats_snap f = snap_of(&st);
+    cr_assert_eq(f.c[FUT_STAT_CANCELLED], 1);
+    cr_assert_str_eq(fut_stats_counter_name(&f, FUT_STAT_CANCELLED), "cancelled");
+    fut_stats_format(&f, FUT_STATS_JSON, buf, sizeof buf);
+    cr_assert_not_null(strstr(buf, "\"latency_ns\":"), "%s", buf);
+    fut_stats_destroy(&st);
+    fut_stats_destroy(&app);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_stats_init_named, a_reset_and_the_default_histogram_name)
+{
+    fut_stats app;
+    cr_assert_eq(fut_stats_init_named(&app, 1, app_names, 2, NULL), 0);
+    fut_stats_count(&app, 0, 3);
+    fut_stats_reset(&app);
+    fut_stats_count(&app, 0, 2);
+    fut_stats_snap s = snap_of(&app);
+    cr_assert_eq(s.c[0], 2);
+    char buf[1024];
+    fut_stats_format(&s, FUT_STATS_JSON, buf, sizeof buf);
+    cr_assert_not_null(strstr(buf, "{\"requests\":2,\"timeouts\":0,\"latency_ns\":"), "%s", buf);
+    fut_stats_destroy(&app);
+}
+
+Test(fut_stats_init_named, bad_names_counts_and_blocks_are_einval)
+{
+    fut_stats app;
+    const char *const holes[] = {"a", NULL};
+    cr_assert_eq(fut_stats_init_named(NULL, 1, app_names, 3, NULL), EINVAL);
+    cr_assert_eq(fut_stats_init_named(&app, 1, NULL, 3, NULL), EINVAL);
+    cr_assert_eq(fut_stats_init_named(&app, 1, app_names, 0, NULL), EINVAL);
+    cr_assert_eq(fut_stats_init_named(&app, 1, app_names, FUT_STATS_MAX + 1, NULL), EINVAL);
+    cr_assert_eq(fut_stats_init_named(&app, 1, holes, 2, NULL), EINVAL);
+    cr_assert_eq(fut_stats_init_named(&app, 0, app_names, 3, NULL), EINVAL);
+    cr_assert_eq(tu_live(), 0, "nothing allocated");
+    fut_stats_count(NULL, 0, 1); /* ignored */
+    cr_assert_str_eq(fut_stats_counter_name(NULL, 0), "?");
+    tu_fail_next();
+    cr_assert_eq(fut_stats_init_named(&app, 1, app_names, 3, NULL), ENOMEM);
+}
+
+typedef struct named_writer {
+    fut_stats *st;
+    pthread_barrier_t *go;
+    unsigned index;
+} named_writer;
+
+static void *named_writer_main(void *arg)
+{
+    named_writer *w = arg;
+    pthread_barrier_wait(w->go);
+    for (int i = 0; i < 20000; i++) {
+        fut_stats_count(w->st, 0, 1);
+        fut_stats_count(w->st, 2, w->index + 1);
+        fut_stats_time(w->st, 100);
+    }
+    return NULL;
+}
+
+Test(fut_stats_init_named, many_threads_more_than_shards_count_exactly)
+{
+    enum { T = 6 };
+    fut_stats app;
+    cr_assert_eq(fut_stats_init_named(&app, 4, app_names, 3, "request"), 0);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, T);
+    pthread_t t[T];
+    named_writer w[T];
+    for (unsigned i = 0; i < T; i++) {
+        w[i] = (named_writer){&app, &go, i};
+        cr_assert_eq(pthread_create(&t[i], NULL, named_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < T; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    fut_stats_snap s = snap_of(&app);
+    cr_assert_eq(s.c[0], (uint64_t)T * 20000);
+    cr_assert_eq(s.c[1], 0);
+    cr_assert_eq(s.c[2], (uint64_t)T * (T + 1) / 2 * 20000);
+    cr_assert_eq(s.samples, (uint64_t)T * 20000);
+    fut_stats_destroy(&app);
+    cr_assert_eq(tu_live(), 0);
+}
