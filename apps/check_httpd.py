@@ -55,6 +55,18 @@ def main():
     for t in ts:
         t.join()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", "/nonsense")
+    r = c.getresponse()
+    if r.status != 400 or r.read() != b"bad request\n":
+        errors.append(f"a bad request: {r.status}")
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", "/job?u=1&n=1", headers={"X-Big": "x" * 8000})
+    r = c.getresponse()
+    if r.status != 431:
+        errors.append(f"oversized headers: {r.status}")
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     c.request("GET", "/totals")
     got = {int(a): int(b) for a, b in (l.split() for l in c.getresponse().read().decode().splitlines())}
     want = {u: n for u, n in enumerate(sent) if n}

@@ -13,7 +13,8 @@
  *                                "USER error ETIMEDOUT" when it passes first
  *   GET /totals               -> 200, one line "USER COUNT" per user with jobs
  *   GET /quit                 -> 200, then the server stops accepting and exits
- * Anything else is 400. */
+ * Anything else is 400; a request whose headers pass HTTP_BUF bytes is 431, and the
+ * rest of that connection's input is dropped. */
 #ifndef APPS_HTTP_H
 #define APPS_HTTP_H
 
@@ -50,6 +51,7 @@ typedef struct http_conn {
     size_t len;
     int inflight; /* requests read and not yet answered (loop thread only) */
     int closing;
+    int discard; /* after a 431: input is dropped */
 } http_conn;
 
 typedef struct http_server {
@@ -97,7 +99,11 @@ static void http_send(http_conn *c, int code, const char *body)
     }
     size_t blen = strlen(body);
     int n = snprintf(hw->data, sizeof hw->data, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n%s", code,
-                     code == 200 ? "OK" : code == 503 ? "Service Unavailable" : "Bad Request", blen, body);
+                     code == 200   ? "OK"
+                     : code == 503 ? "Service Unavailable"
+                     : code == 431 ? "Request Header Fields Too Large"
+                                   : "Bad Request",
+                     blen, body);
     hw->b = uv_buf_init(hw->data, (unsigned)n);
     hw->c = c;
     if (c->closing || uv_write(&hw->w, (uv_stream_t *)&c->tcp, &hw->b, 1, http_written) != 0) {
@@ -173,7 +179,19 @@ static void http_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     (void)b;
     http_conn *c = st->data;
     http_server *s = st->loop->data;
-    if (n < 0 || c->len + (size_t)n >= HTTP_BUF - 1) { /* EOF, error, or a request too big */
+    if (n >= 0 && (c->discard || c->len + (size_t)n >= HTTP_BUF - 1)) {
+        /* Headers too big: say so once, then read and drop the rest until the client
+         * closes (closing with unread data would reset the connection and could lose
+         * the 431). */
+        if (!c->discard) {
+            c->inflight++;
+            http_send(c, 431, "headers too large\n");
+        }
+        c->discard = 1;
+        c->len = 0;
+        return;
+    }
+    if (n < 0) { /* EOF or an error */
         uv_read_stop(st);
         c->closing = 1;
         http_release(c);
