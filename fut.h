@@ -1141,6 +1141,12 @@ static inline void fut__release_prod_wl(fut__state *st, fut_work *wl)
 
 static inline void fut__release_prod(fut__state *st) { fut__release_prod_wl(st, NULL); }
 
+/* A settle that lost to a cancel lets go (out of line: rare, and it may fire a cleanup). */
+FUT__DEF FUT__COLD void fut__lost(fut__state *st, fut_work *wl);
+#if FUT__IMPL
+FUT__DEF FUT__COLD void fut__lost(fut__state *st, fut_work *wl) { fut__release_prod_wl(st, wl); }
+#endif
+
 /* The consumer side lets go; `seen` is a word it loaded with acquire (or 0). */
 static inline void fut__release_cons(fut__state *st, uint32_t seen)
 {
@@ -1561,7 +1567,7 @@ static inline int fut__settle_ex(fut__state *st, const fut_result *o, fut_work *
                 return 0;
             if (!(w & FUT__PROD))
                 return 2; /* a stale copy of a used handle: the hold is gone already */
-            fut__release_prod_wl(st, wl); /* a cancel won; it never reads the fields */
+            fut__lost(st, wl); /* a cancel won; it never reads the fields */
             return 0;
         }
         d = (w & FUT__LINK) ? st->consumer : 0;
@@ -1845,6 +1851,8 @@ static inline void fut__rec_finish(fut__state *c, const fut_future *r, fut_work 
     fut__settle_rec(c, &o, wl);
 }
 
+FUT__DEF FUT__NOINLINE void fut__rec_run_rare(fut__state *c, uint32_t w, fut_result *inp, fut_work *wl);
+
 /* Runs record c, whose input outcome sits in its fields. */
 static inline void fut__rec_run(fut__state *c, fut_work *wl)
 {
@@ -1864,6 +1872,29 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
     fut_result in;
     fut__copy(&in, &c->out);
     unsigned op = c->op;
+    if ((w & FUT__SET) || op >= FUT__OP_SINK) {
+        fut__rec_run_rare(c, w, &in, wl); /* cancelled, a sink or a cleanup: out of line */
+        return;
+    }
+    fut__state *outer = fut__running; /* fn may settle others, whose fns nest */
+    if (op == FUT__OP_FORWARD || c->aux != 0 || (op == FUT__OP_THEN && in.err != 0) ||
+        (op == FUT__OP_RECOVER && in.err == 0)) {
+        fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
+        return;
+    }
+    fut__running = c;
+    fut_future r = c->cb.fn(c->ctx, c->out); /* the value is the continuation's now */
+    fut__running = outer;
+    fut__rec_finish(c, &r, wl);
+}
+
+#if FUT__IMPL
+/* fut__rec_run's rare cases: c was cancelled before it ran (w has SET), or it is a sink
+ * (fut_detach) or a cleanup (fut_finally) record, which run whatever the outcome. */
+FUT__DEF FUT__NOINLINE void fut__rec_run_rare(fut__state *c, uint32_t w, fut_result *inp, fut_work *wl)
+{
+    fut_result in = *inp;
+    unsigned op = c->op;
     fut__state *outer = fut__running; /* fn may settle others, whose fns nest */
     if (w & FUT__SET) {
         fut__discard(&in); /* cancelled before it ran */
@@ -1875,31 +1906,17 @@ static inline void fut__rec_run(fut__state *c, fut_work *wl)
         fut__release_prod_wl(c, wl);
         return;
     }
-    if (op == FUT__OP_CLEANUP) {
-        fut__running = c;
-        c->cb.cleanup(c->ctx, in.err); /* f's outcome, a refusal (aux), or ECANCELED */
-        fut__running = outer;
-        fut__settle_rec(c, &in, wl); /* passes the outcome on, destructor included */
-        return;
-    }
-    if (op == FUT__OP_SINK) {
-        fut__running = c;
-        c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
-        fut__running = outer;
-        in = fut__res(fut_u64(0), NULL, 0);
-        fut__settle_rec(c, &in, wl); /* nobody holds c's consumer side: this frees it */
-        return;
-    }
-    if (op == FUT__OP_FORWARD || c->aux != 0 || (op == FUT__OP_THEN && in.err != 0) ||
-        (op == FUT__OP_RECOVER && in.err == 0)) {
-        fut__settle_rec(c, &in, wl); /* passes through untouched, destructor included */
-        return;
-    }
     fut__running = c;
-    fut_future r = c->cb.fn(c->ctx, c->out); /* the value is the continuation's now */
+    if (op == FUT__OP_CLEANUP)
+        c->cb.cleanup(c->ctx, in.err); /* f's outcome, a refusal (aux), or ECANCELED */
+    else
+        c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
     fut__running = outer;
-    fut__rec_finish(c, &r, wl);
+    if (op == FUT__OP_SINK)
+        in = fut__res(fut_u64(0), NULL, 0); /* nobody holds c's consumer side: this frees it */
+    fut__settle_rec(c, &in, wl); /* a cleanup passes the outcome on, destructor included */
 }
+#endif /* FUT__IMPL */
 
 /* The scheduler runs a record (err == 0) or gives it back (err != 0). */
 static inline void fut__rec_task(fut_task *t, int err)
