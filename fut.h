@@ -44,7 +44,8 @@
  * CONSUMES a handle marks it spent, and a spent handle given again gets EINVAL (or
  * EALREADY for a settled promise), never a crash. A function that BORROWS leaves it valid.
  *   consumes: fut_promise_set/_set_ptr/_set_error/_set_result/_drop, fut_then/_recover/
- *             _then_result, fut_detach and fut_split (when they return 0), fut_get,
+ *             _then_result, fut_detach/_cancellable and fut_split (when they return 0),
+ *             fut_get,
  *             fut_try_get (when it returns 0),
  *             fut_drop, fut_move, fut_input_attach;
  *   replaces: fut_finally (when it returns 0, *f is the cleanup's future)
@@ -532,6 +533,16 @@ static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn,
  * no state can be had - in both cases f is left as it was and sink does not run. */
 typedef void (*fut_sink_fn)(void *ctx, fut_result r);
 static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx);
+/* As fut_detach, and *h is the sink's handle, to cancel it: fut_cancel(h) before the
+ * sink has run cancels f's chain upstream (as fut_cancel on f would) and the sink still
+ * runs exactly once, on s, with ECANCELED (f's value, if it came, destroyed) - unless
+ * it had already started on another thread, then it finishes with the outcome. *h is a
+ * future: 0 once the sink has run, ECANCELED if the cancel won. Yours: fut_drop it when
+ * you no longer need it (from inside the sink, say); the sink's own state lives until
+ * then, so a cancel through *h is never a stale handle. A sink run inline here leaves a
+ * ready *h and allocates nothing. On EINVAL or ENOMEM *h is emptied, as fut_detach. */
+static inline int fut_detach_cancellable(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx,
+                                         fut_future *h);
 
 /* Cleanup that always runs: fn(ctx, err) runs on s exactly once, after f's producer has
  * let go of it - f settled (err: 0 or f's error), or f was cancelled (err ECANCELED:
@@ -1701,6 +1712,7 @@ FUT__DEF FUT__COLD void fut__watch_fire(fut__state *st, fut_work *wl)
  * combinator) cancels its own inputs through its ops (fut_input_cancel, which walks on). */
 static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
 {
+    fut__state *sink = NULL; /* a cancelled sink whose input will never come: ours to run */
     for (;;) {
         fut__state *next = NULL;
         uint32_t nw = 0;
@@ -1717,7 +1729,7 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
                  * with our hold on it, so nested nodes do not recurse. */
                 c->task.run = fut__work_node;
                 fut__work_add(wl, &c->task);
-                return;
+                break;
             }
             fut__node_cancelled(c);
         } else if (c->op == FUT__OP_CLEANUP && c->up != NULL) {
@@ -1735,7 +1747,10 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
             fut__state *a = c->up;
             if (fut__cancel_cas(a, FUT__LINK, 0, &nw)) {
                 next = a;
-                fut__release_prod_wl(c, wl); /* c's record is unlinked: it will never run */
+                if (c->op == FUT__OP_SINK)
+                    sink = c; /* held by its handle: runs with ECANCELED once the walk is done */
+                else
+                    fut__release_prod_wl(c, wl); /* c's record is unlinked: it will never run */
                 fut_stats_inc(fut__stats_of(a->env), FUT_STAT_CANCELLED);
             } else {
                 fut__let_go(a); /* a settled first; its record will lose c */
@@ -1746,10 +1761,17 @@ static void fut__cancel_up(fut__state *c, uint32_t w, int held, fut_work *wl)
         else if (held == FUT__WALK_WATCHED)
             fut__walk_done(c, wl);
         if (next == NULL)
-            return;
+            break;
         c = next;
         w = nw;
         held = next_held;
+    }
+    if (sink != NULL) { /* only ever the walk's first state: nothing consumes a sink */
+        fut_result o = fut__res(fut_u64(0), NULL, ECANCELED);
+        fut_work local = {NULL, NULL};
+        sink->up = NULL;
+        fut__deliver(sink, &o, wl != NULL ? wl : &local); /* it reads SET: the rare path */
+        fut__work_drain(&local);
     }
 }
 
@@ -1898,11 +1920,12 @@ FUT__DEF FUT__NOINLINE void fut__rec_run_rare(fut__state *c, uint32_t w, fut_res
     fut__state *outer = fut__running; /* fn may settle others, whose fns nest */
     if (w & FUT__SET) {
         fut__discard(&in); /* cancelled before it ran */
-        if (op == FUT__OP_CLEANUP) {
-            fut__running = c;
+        fut__running = c;
+        if (op == FUT__OP_CLEANUP)
             c->cb.cleanup(c->ctx, ECANCELED); /* whatever happens: upstream has let go */
-            fut__running = outer;
-        }
+        else if (op == FUT__OP_SINK)
+            c->cb.sink(c->ctx, fut__res(fut_u64(0), NULL, ECANCELED)); /* through its handle */
+        fut__running = outer;
         fut__release_prod_wl(c, wl);
         return;
     }
@@ -1913,7 +1936,7 @@ FUT__DEF FUT__NOINLINE void fut__rec_run_rare(fut__state *c, uint32_t w, fut_res
         c->cb.sink(c->ctx, in); /* in: f's outcome, or the refusal (aux); the sink's now */
     fut__running = outer;
     if (op == FUT__OP_SINK)
-        in = fut__res(fut_u64(0), NULL, 0); /* nobody holds c's consumer side: this frees it */
+        in = fut__res(fut_u64(0), NULL, 0); /* for a handle (cancellable); else this frees c */
     fut__settle_rec(c, &in, wl); /* a cleanup passes the outcome on, destructor included */
 }
 #endif /* FUT__IMPL */
@@ -2117,8 +2140,11 @@ static inline fut_future fut_then_result(fut_future *f, fut_sched *s, fut_fn fn,
     return fut__chain(f, s, fn, ctx, FUT__OP_FINALLY);
 }
 
-static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx)
+/* fut_detach, and with h the cancellable sink: h holds the record's consumer side. */
+static inline int fut__detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx, fut_future *h)
 {
+    if (h != NULL)
+        *h = fut__handle(NULL); /* empty until it succeeds */
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT || s == NULL || s->submit == NULL ||
         sink == NULL)
         return EINVAL;
@@ -2138,6 +2164,8 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
         fut_stats_inc(stats, FUT_STAT_FAST_PATH);
         fut_stats_inc(stats, FUT_STAT_SCHED_SKIP);
         sink(ctx, in);
+        if (h != NULL)
+            *h = fut_ready(fut_u64(0));
         return 0;
     }
     fut__state *c = fut__state_new(FUT__OP_SINK, env); /* before f is touched: ENOMEM keeps it */
@@ -2145,8 +2173,12 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
         return ENOMEM;
     fut__rec_init(c, FUT__OP_SINK, s, NULL, ctx, st);
     c->cb.sink = sink;
-    /* No consumer: c is private until the link or the submit below publishes it. */
-    atomic_store_explicit(&c->word, FUT__PROD, memory_order_relaxed);
+    /* Without h no consumer. c is private until the link or the submit below publishes
+     * it (and with it the handle's hand-off to *h). */
+    if (h == NULL)
+        atomic_store_explicit(&c->word, FUT__PROD, memory_order_relaxed);
+    else
+        *h = fut__handle(c);
     fut_stats_inc(fut__stats_of(env), FUT_STAT_CHAINED);
     if (st == NULL)
         fut__ready_out(&in, f);
@@ -2158,6 +2190,19 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
     fut__deliver(c, &in, &wl);
     fut__work_drain(&wl);
     return 0;
+}
+
+static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx)
+{
+    return fut__detach(f, s, sink, ctx, NULL);
+}
+
+static inline int fut_detach_cancellable(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx,
+                                         fut_future *h)
+{
+    if (h == NULL)
+        return EINVAL;
+    return fut__detach(f, s, sink, ctx, h);
 }
 
 /* ---- split (defined once) --------------------------------------------------------- */

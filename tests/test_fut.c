@@ -4224,6 +4224,304 @@ Test(fut_detach, sinks_settled_from_another_thread_each_run_once)
     cr_assert_eq(tu_live(), 0);
 }
 
+/* ---- fut_detach_cancellable: a sink with a handle to cancel it --------------------- */
+
+static void virtual_manual(fut_manual *m, uint64_t start);
+
+Test(fut_detach_cancellable, the_sink_runs_once_with_the_value_and_the_handle_settles_with_0)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), 0);
+    cr_assert_eq(f.tag, FUT__SPENT, "consumed");
+    cr_assert_eq(fut_is_ready(&h), 0, "pending until the sink has run");
+    cr_assert_eq(fut_promise_set(&p, fut_i64(41)), 0);
+    cr_assert_eq(fut_is_ready(&h), 0, "queued, not run");
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.value.i64, 41);
+    cr_assert_eq(fut_cancel(&h), EALREADY, "too late: the sink ran");
+    fut_result r = fut_get(&h);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(tu_live(), 0, "the handle was the last hold");
+}
+
+Test(fut_detach_cancellable, a_cancel_before_the_outcome_reaches_upstream_and_the_sink_still_runs_once)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    _Atomic int hooked = 0;
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_promise_on_cancel(&p, hook_count, &hooked), 0);
+    f = fut_then(&f, &q.s, p_add1, NULL); /* a then between: it must never run */
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), 0);
+    cr_assert_eq(fut_cancel(&h), 0);
+    cr_assert_eq(atomic_load(&hooked), 1, "the cancel reached the promise");
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(atomic_load(&k.calls), 0, "on its scheduler, not inside fut_cancel");
+    cr_assert_eq(q_run(&q), 1, "the sink alone: the then was unlinked");
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, ECANCELED);
+    cr_assert_eq(fut_cancel(&h), EALREADY);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)5, tu_dtor_count), ECANCELED);
+    cr_assert_eq(dtors(), 0, "a refused value stays the setter's");
+    cr_assert_eq(q_run(&q), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1, "once");
+    cr_assert_eq(fut_get(&h).err, ECANCELED);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, a_cancel_after_the_outcome_was_queued_runs_the_sink_with_ECANCELED)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), 0);
+    cr_assert_eq(fut_promise_set_ptr(&p, (void *)5, tu_dtor_count), 0);
+    cr_assert_eq(q.queued, 1, "the sink is queued with the value");
+    cr_assert_eq(fut_cancel(&h), 0, "it has not run: the cancel wins");
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, ECANCELED, "unwanted now");
+    cr_assert_eq(dtors(), 1, "the value it would have had is destroyed");
+    fut_drop(&h);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, a_ready_input_that_was_submitted_is_cancelled_too)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_future f = fut_ready_ptr((void *)9, tu_dtor_count), h;
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), 0);
+    cr_assert_eq(fut_cancel(&h), 0);
+    cr_assert_eq(q_run(&q), 1);
+    cr_assert_eq(k.got.err, ECANCELED);
+    cr_assert_eq(dtors(), 1);
+    fut_drop(&h);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, on_an_inline_scheduler_the_cancelled_sink_runs_inside_the_cancel)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach_cancellable(&f, &inl, sink_note, &k, &h), 0);
+    cr_assert_eq(fut_cancel(&h), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, ECANCELED);
+    cr_assert(pthread_equal(k.thread, pthread_self()));
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), ECANCELED);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    fut_drop(&h);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, a_ready_future_inline_runs_at_once_with_a_ready_handle_and_no_allocation)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    sinkrec k = {0};
+    long before = alloc_calls();
+    fut_future f = fut_ready(fut_i64(5)), h;
+    cr_assert_eq(fut_detach_cancellable(&f, &inl, sink_note, &k, &h), 0);
+    cr_assert_eq(alloc_calls(), before);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.value.i64, 5);
+    cr_assert_eq(fut_is_ready(&h), 1);
+    cr_assert_eq(fut_cancel(&h), EALREADY);
+    cr_assert_eq(fut_get(&h).err, 0);
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* The handle dropped from inside the sink, as a server's reply does. */
+typedef struct selfdrop {
+    fut_future h;
+    int calls, err;
+} selfdrop;
+
+static void sink_selfdrop(void *ctx, fut_result r)
+{
+    selfdrop *d = ctx;
+    d->calls++;
+    d->err = r.err;
+    fut_drop(&d->h);
+}
+
+Test(fut_detach_cancellable, the_sink_may_drop_its_own_handle_both_ways)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    for (int cancel = 0; cancel < 2; cancel++) {
+        selfdrop d = {0};
+        fut_promise p;
+        fut_future f;
+        cr_assert_eq(fut_promise_new(&p, &f), 0);
+        cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_selfdrop, &d, &d.h), 0);
+        if (cancel)
+            cr_assert_eq(fut_cancel(&d.h), 0);
+        else
+            cr_assert_eq(fut_promise_set(&p, fut_i64(3)), 0);
+        cr_assert_eq(q_run(&q), 1);
+        cr_assert_eq(d.calls, 1);
+        cr_assert_eq(d.err, cancel ? ECANCELED : 0);
+        fut_promise_drop(&p);
+        cr_assert_eq(tu_live(), 0, "cancel=%d", cancel);
+    }
+}
+
+Test(fut_detach_cancellable, a_cancel_through_a_timeout_takes_the_timer_back)
+{
+    fut_manual m;
+    virtual_manual(&m, 1000);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    f = fut_timeout(&f, &m.sched, 500);
+    cr_assert_eq(fut_manual_next_deadline(&m), 1500);
+    cr_assert_eq(fut_detach_cancellable(&f, &m.sched, sink_note, &k, &h), 0);
+    cr_assert_eq(fut_cancel(&h), 0);
+    cr_assert_eq(fut_promise_cancelled(&p), 1);
+    cr_assert_eq(fut_manual_next_deadline(&m), UINT64_MAX, "the timer was taken back");
+    cr_assert_gt(fut_manual_run_all(&m), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    cr_assert_eq(k.got.err, ECANCELED, "not ETIMEDOUT");
+    cr_assert_eq(fut_manual_advance(&m, 1000), 0);
+    fut_manual_run_all(&m);
+    cr_assert_eq(atomic_load(&k.calls), 1);
+    fut_promise_drop(&p);
+    fut_drop(&h);
+    fut_manual_destroy(&m);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, a_refusing_scheduler_still_runs_the_cancelled_sink_once)
+{
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h;
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), 0);
+    q.refuse = FUT_ESHUTDOWN;
+    cr_assert_eq(fut_cancel(&h), 0);
+    cr_assert_eq(atomic_load(&k.calls), 1, "refused: run here");
+    cr_assert_eq(k.got.err, ECANCELED);
+    fut_promise_drop(&p);
+    fut_drop(&h);
+    cr_assert_eq(tu_live(), 0);
+}
+
+Test(fut_detach_cancellable, bad_input_and_allocation_failure_keep_f_and_empty_h)
+{
+    fut_sched inl;
+    fut_inline_init(&inl);
+    qsched q;
+    q_init(&q, 0, 0);
+    sinkrec k = {0};
+    fut_promise p;
+    fut_future f, h = fut_ready(fut_i64(1));
+    cr_assert_eq(fut_promise_new(&p, &f), 0);
+    cr_assert_eq(fut_detach_cancellable(&f, &inl, sink_note, &k, NULL), EINVAL);
+    cr_assert_eq(fut_detach_cancellable(NULL, &inl, sink_note, &k, &h), EINVAL);
+    cr_assert_eq(h.tag, FUT__EMPTY, "emptied");
+    h = fut_ready(fut_i64(1));
+    cr_assert_eq(fut_detach_cancellable(&f, NULL, sink_note, &k, &h), EINVAL);
+    cr_assert_eq(fut_detach_cancellable(&f, &inl, NULL, &k, &h), EINVAL);
+    cr_assert_eq(h.tag, FUT__EMPTY);
+    cr_assert_eq(fut_cancel(&h), EINVAL, "an emptied handle is bad input, not a crash");
+    tu_fail_next();
+    cr_assert_eq(fut_detach_cancellable(&f, &q.s, sink_note, &k, &h), ENOMEM);
+    cr_assert_eq(h.tag, FUT__EMPTY);
+    cr_assert_eq(atomic_load(&k.calls), 0);
+    cr_assert_eq(fut_promise_set(&p, fut_i64(3)), 0);
+    cr_assert_eq(fut_get(&f).value.i64, 3, "f was kept");
+    cr_assert_eq(tu_live(), 0);
+}
+
+/* Cancels racing settles from another thread: every sink ran exactly once, with its
+ * value or ECANCELED, and every value was destroyed exactly once. */
+typedef struct xsink {
+    _Atomic long calls, got, cancelled;
+} xsink;
+
+static void sink_x(void *ctx, fut_result r)
+{
+    xsink *x = ctx;
+    if (r.err == 0) {
+        atomic_fetch_add(&x->got, 1);
+        fut_result_drop(&r);
+    } else {
+        cr_assert_eq(r.err, ECANCELED);
+        atomic_fetch_add(&x->cancelled, 1);
+    }
+    atomic_fetch_add(&x->calls, 1);
+}
+
+typedef struct settle_ptrs {
+    fut_promise *ps;
+    long n, refused; /* settles that lost to a cancel: those values stay ours */
+} settle_ptrs;
+
+static void *settle_all_ptr_main(void *arg)
+{
+    settle_ptrs *a = arg;
+    for (long i = 0; i < a->n; i++)
+        a->refused += fut_promise_set_ptr(&a->ps[i], (void *)(intptr_t)(i + 1), tu_dtor_count) == ECANCELED;
+    return NULL;
+}
+
+Test(fut_detach_cancellable, cancels_racing_settles_from_another_thread_run_each_sink_once)
+{
+    enum { N = 20000 };
+    fut_sched inl;
+    fut_inline_init(&inl);
+    fut_promise *ps = calloc(N, sizeof *ps);
+    fut_future *fs = calloc(N, sizeof *fs), *hs = calloc(N, sizeof *hs);
+    cr_assert(ps != NULL && fs != NULL && hs != NULL);
+    for (long i = 0; i < N; i++)
+        cr_assert_eq(fut_promise_new(&ps[i], &fs[i]), 0);
+    xsink x = {0};
+    for (long i = 0; i < N; i++)
+        cr_assert_eq(fut_detach_cancellable(&fs[i], &inl, sink_x, &x, &hs[i]), 0);
+    settle_ptrs a = {ps, N, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, settle_all_ptr_main, &a), 0);
+    long won = 0;
+    for (long i = 0; i < N; i++) { /* races the settles */
+        int rc = fut_cancel(&hs[i]);
+        cr_assert(rc == 0 || rc == EALREADY);
+        won += rc == 0;
+        fut_drop(&hs[i]);
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&x.calls), N);
+    cr_assert_eq(atomic_load(&x.got) + atomic_load(&x.cancelled), N);
+    cr_assert_leq(atomic_load(&x.cancelled), won, "ECANCELED only where a cancel won");
+    cr_assert_eq(dtors() + a.refused, N, "each value delivered was destroyed once");
+    free(ps);
+    free(fs);
+    free(hs);
+    cr_assert_eq(tu_live(), 0);
+}
+
 /* ---- timers on the manual scheduler: a virtual clock, no sleeping ------------------ */
 
 /* A timer that counts its runs and notes its id (and the error it ran with). */
