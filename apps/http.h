@@ -14,7 +14,10 @@
  *   GET /totals               -> 200, one line "USER COUNT" per user with jobs
  *   GET /quit                 -> 200, then the server stops accepting and exits
  * Anything else is 400; a request whose headers pass HTTP_BUF bytes is 431, and the
- * rest of that connection's input is dropped. */
+ * rest of that connection's input is dropped. A server that refuses a job (its pool is
+ * full, or out of memory) answers 503 "USER error ERRNO". A client that closes its
+ * connection with jobs in flight: each is handed to the server's gone() (to cancel
+ * it); its answer, when it comes, goes nowhere. Answers go out as jobs finish. */
 #ifndef APPS_HTTP_H
 #define APPS_HTTP_H
 
@@ -45,21 +48,32 @@ static inline uint64_t http_job(uint32_t user, uint32_t rounds)
     return http_job_run(http_job_seed(user), 0, rounds);
 }
 
+/* One job in flight: the first member of the server's own request struct, which http.h
+ * allocates (req_size bytes, zeroed) and the server frees after http_answer. */
+typedef struct http_req {
+    struct http_req *next, *prev; /* on its connection's list (loop thread only) */
+    struct http_conn *c;
+    uint32_t user, rounds, ms; /* ms: the request's deadline (&d=), 0 none */
+} http_req;
+
 typedef struct http_conn {
     uv_tcp_t tcp;
     char buf[HTTP_BUF];
     size_t len;
     int inflight; /* requests read and not yet answered (loop thread only) */
     int closing;
-    int discard; /* after a 431: input is dropped */
+    int discard;  /* after a 431: input is dropped */
+    http_req reqs; /* the jobs in flight: a ring through this sentinel */
 } http_conn;
 
 typedef struct http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uint64_t count[HTTP_USERS]; /* answered jobs per user: loop thread only */
-    /* The server's part: start the job; call http_answer on the loop when it is done. */
-    void (*job)(struct http_server *s, http_conn *c, uint32_t user, uint32_t rounds, uint32_t ms);
+    /* The server's part: start r's job; call http_answer on the loop when it is done. */
+    size_t req_size;
+    void (*job)(struct http_server *s, http_req *r);
+    void (*gone)(struct http_server *s, http_req *r); /* r's client left: cancel it */
     void (*stop)(struct http_server *s); /* after /quit: close what the server added */
 } http_server;
 
@@ -113,10 +127,15 @@ static void http_send(http_conn *c, int code, const char *body)
     }
 }
 
-/* A job's answer (on the loop thread): counts it for user and replies; err != 0 is 503. */
-static void http_answer(http_server *s, http_conn *c, uint32_t user, uint64_t hash, int err)
+/* A job's answer (on the loop thread): counts it for user and replies; err != 0 is 503.
+ * r leaves its connection's list; freeing it is the server's. */
+static void http_answer(http_server *s, http_req *r, uint64_t hash, int err)
 {
     char body[96];
+    http_conn *c = r->c;
+    uint32_t user = r->user;
+    r->prev->next = r->next;
+    r->next->prev = r->prev;
     if (err != 0) {
         snprintf(body, sizeof body, "%u error %d\n", user, err);
         http_send(c, 503, body);
@@ -154,7 +173,15 @@ static void http_request(http_server *s, http_conn *c, const char *line)
     unsigned user, rounds, ms = 0;
     c->inflight++;
     if (sscanf(line, "GET /job?u=%u&n=%u&d=%u", &user, &rounds, &ms) >= 2 && user < HTTP_USERS) {
-        s->job(s, c, user, rounds, ms);
+        http_req *r = calloc(1, s->req_size);
+        if (r == NULL) {
+            http_send(c, 503, "out of memory\n");
+            return;
+        }
+        *r = (http_req){.next = c->reqs.next, .prev = &c->reqs, .c = c, .user = user, .rounds = rounds, .ms = ms};
+        r->next->prev = r;
+        c->reqs.next = r;
+        s->job(s, r);
     } else if (strncmp(line, "GET /totals ", 12) == 0) {
         http_totals(s, c);
     } else if (strncmp(line, "GET /quit ", 10) == 0) {
@@ -191,9 +218,13 @@ static void http_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         c->len = 0;
         return;
     }
-    if (n < 0) { /* EOF or an error */
+    if (n < 0) { /* EOF or an error: the client is gone; so are its jobs' answers */
         uv_read_stop(st);
         c->closing = 1;
+        for (http_req *r = c->reqs.next, *next; r != &c->reqs; r = next) {
+            next = r->next;
+            s->gone(s, r);
+        }
         http_release(c);
         return;
     }
@@ -218,6 +249,7 @@ static void http_accept(uv_stream_t *l, int status)
     }
     uv_tcp_init(l->loop, &c->tcp);
     c->tcp.data = c;
+    c->reqs.next = c->reqs.prev = &c->reqs;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, http_closed);
         return;
