@@ -25,7 +25,7 @@ run() {
     echo "${errors:-x} ${states:-x}"
 }
 
-for m in fut.pml flatten.pml input.pml; do
+for m in fut.pml flatten.pml input.pml watch.pml; do
     read -r e s <<<"$(run "$m")"
     if [ "$e" = 0 ]; then
         echo "$m: verified, $s states, no error"
@@ -36,7 +36,8 @@ for m in fut.pml flatten.pml input.pml; do
 done
 for spec in fut.pml:BUG_CONSUMER_AFTER_CAS fut.pml:BUG_LOSER_LETS_GO fut.pml:BUG_LOST_WAKEUP \
     flatten.pml:BUG_NO_BUSY flatten.pml:BUG_IGNORE_RERUN input.pml:BUG_LOST_REQ \
-    input.pml:BUG_CANCEL_RUNS_FN input.pml:BUG_NO_CREATOR_HOLD; do
+    input.pml:BUG_CANCEL_RUNS_FN input.pml:BUG_NO_CREATOR_HOLD \
+    watch.pml:BUG_IGNORE_WALK watch.pml:BUG_WALK_FIRES; do
     m=${spec%%:*} bug=${spec#*:}
     read -r e s <<<"$(run "$m" "$bug")"
     if [ "$e" != 0 ] && [ "$e" != x ]; then
