@@ -1822,21 +1822,29 @@ static inline void fut__rec_init(fut__state *c, unsigned op, fut_sched *s, fut_f
 /* Links a consumer (a record, or a tagged fut__link) to st; the caller holds st's
  * consumer side and hands it to the link. Returns 1 when linked; 0 when st had settled,
  * and then *o holds its outcome and st is let go. */
-static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
+static inline int fut__attach_ex(fut__state *st, uintptr_t consumer, fut_result *o, int watch)
 {
-    st->consumer = consumer; /* read by the settler only after it sees LINK */
+    st->consumer = consumer; /* read by the settler (or a watch's firer) after LINK */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     for (;;) {
-        if (w & FUT__SET) {
+        /* watch (a cleanup record, fut_finally): a state cancelled while its producer
+         * still holds it is linked too, watched; it fires the record when the producer
+         * lets go. A constant at each call site: the test folds away elsewhere. */
+        if ((w & FUT__SET) && (!watch || (w & (FUT__CANC | FUT__PROD)) != (FUT__CANC | FUT__PROD))) {
             fut__take(o, st, w);
             return 0;
         }
         /* acq_rel: release publishes `consumer` and the record; on failure acquire
-         * makes a settled outcome readable. */
+         * makes a settled outcome (or the producer's last touches) readable. */
         if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__LINK,
                                                   memory_order_acq_rel, memory_order_acquire))
             return 1;
     }
+}
+
+static inline int fut__attach(fut__state *st, uintptr_t consumer, fut_result *o)
+{
+    return fut__attach_ex(st, consumer, o, 0);
 }
 
 FUT__DEF void fut__flatten(fut__state *c, fut__state *rs, fut_work *wl);
@@ -2208,27 +2216,9 @@ static inline int fut_detach_cancellable(fut_future *f, fut_sched *s, fut_sink_f
 /* ---- split (defined once) --------------------------------------------------------- */
 
 #if FUT__IMPL
-/* Links cleanup record c to st (held by the caller as consumer), as fut__attach, but a
- * state cancelled while its producer still holds it is linked too: watched, it fires c
- * when the producer lets go. Returns 0 with st's outcome in *o (st let go) if st is
- * settled and its producer gone. */
-static int fut__attach_watch(fut__state *st, fut__state *c, fut_result *o)
-{
-    st->consumer = (uintptr_t)c; /* read by the settler, or the firer, after LINK */
-    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    for (;;) {
-        if ((w & FUT__SET) && (w & (FUT__CANC | FUT__PROD)) != (FUT__CANC | FUT__PROD)) {
-            fut__take(o, st, w);
-            return 0;
-        }
-        /* acq_rel: release publishes `consumer` and the record; acquire, on failure, a
-         * settled outcome (or the producer's last touches). */
-        if (atomic_compare_exchange_weak_explicit(&st->word, &w, w | FUT__LINK,
-                                                  memory_order_acq_rel, memory_order_acquire))
-            return 1;
-    }
-}
-
+/* The cleanup record is linked with fut__attach_ex(..., watch 1): a state cancelled
+ * while its producer still holds it is linked too, and fires the record when the
+ * producer lets go. */
 FUT__DEF int fut_finally(fut_future *f, fut_sched *s, fut_cleanup_fn fn, void *ctx)
 {
     if (f == NULL || f->tag == FUT__EMPTY || f->tag == FUT__SPENT || s == NULL || s->submit == NULL ||
@@ -2258,7 +2248,7 @@ FUT__DEF int fut_finally(fut_future *f, fut_sched *s, fut_cleanup_fn fn, void *c
     if (st == NULL)
         fut__ready_out(&in, f);
     f->tag = FUT__SPENT;
-    if (st == NULL || !fut__attach_watch(st, c, &in)) {
+    if (st == NULL || !fut__attach_ex(st, (uintptr_t)c, &in, 1)) {
         c->up = NULL; /* the outcome is here (st, if any, was let go) */
         fut_work wl = {NULL, NULL};
         fut__deliver(c, &in, &wl);
