@@ -72,8 +72,10 @@
  *
  * Pools and counting: give fut_promise_new_env an env holding a fut_pool (pool.h) and/or
  * a fut_stats block (stats.h); states then come from the pool and every continuation
- * chained after the promise uses the same env. spawned, chained, awaited (with the wait
- * time in the histogram), fast_path, sched_skip, errors and cancelled are counted.
+ * chained after the promise uses the same env (a scheduler's env, s->env, for what
+ * fut_spawn makes). states (shared states made), spawned (jobs: fut_spawn and
+ * fut_spawn_task), chained, awaited (with the wait time in the histogram), fast_path,
+ * sched_skip, errors and cancelled are counted.
  * Without a pool, each thread keeps up to FUT_STATE_CACHE freed states and reuses them
  * (no malloc for a promise made after one was consumed); they are freed when the thread
  * exits, or now with fut_cache_flush.
@@ -1082,7 +1084,7 @@ FUT__DEF FUT__NOINLINE void *fut__state_alloc_env(const fut_env *env)
 {
     void *st = env->pool != NULL ? fut_pool_acquire(env->pool) : fut__state_alloc();
     if (st != NULL)
-        fut_stats_inc(env->stats, FUT_STAT_SPAWNED);
+        fut_stats_inc(env->stats, FUT_STAT_STATES);
     return st;
 }
 #endif /* FUT__IMPL */
@@ -2101,6 +2103,7 @@ static inline fut__state *fut__spawn_record(fut_sched *s, fut_fn fn, void *ctx)
     if (c == NULL)
         return NULL;
     fut__rec_init(c, FUT__OP_THEN, s, fn, ctx, NULL);
+    fut_stats_inc(fut__stats_of(s->env), FUT_STAT_SPAWNED); /* a job, not a state */
     c->out = fut__res(fut_u64(0), NULL, 0);
     c->task.next = NULL;
     c->task.run = fut__rec_task;

@@ -160,7 +160,7 @@ FUT__C_BEGIN
 
 /* The counters. Each is a count of events. */
 typedef enum fut_stat {
-    FUT_STAT_SPAWNED,    /* shared states created (promises, continuations) */
+    FUT_STAT_SPAWNED,    /* jobs spawned (fut_spawn, fut_spawn_task, batch spawns) */
     FUT_STAT_CHAINED,    /* continuations attached (then/recover/finally) */
     FUT_STAT_AWAITED,    /* blocking waits that had to wait */
     FUT_STAT_FAST_PATH,  /* continuations run at once on a ready outcome, no allocation */
@@ -173,6 +173,7 @@ typedef enum fut_stat {
     FUT_STAT_BATCHES,    /* batches handed to a scheduler */
     FUT_STAT_ERRORS,     /* futures settled with an error */
     FUT_STAT_CANCELLED,  /* futures cancelled */
+    FUT_STAT_STATES,     /* shared states created (promises, continuations, jobs...) */
     FUT_STAT_COUNT
 } fut_stat;
 
@@ -300,7 +301,7 @@ FUT__DEF const char *fut_stats_name(fut_stat counter)
 {
     static const char *const names[FUT_STAT_COUNT] = {
         "spawned", "chained",  "awaited",  "fast_path", "sched_skip", "pooled",    "pool_hit",
-        "pool_miss", "evicted", "batched", "batches",   "errors",     "cancelled"};
+        "pool_miss", "evicted", "batched", "batches",   "errors",     "cancelled",  "states"};
     return (unsigned)counter < FUT_STAT_COUNT ? names[counter] : "?";
 }
 

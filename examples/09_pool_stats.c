@@ -33,8 +33,8 @@ static void show(const char *when, fut_stats *st)
 {
     fut_stats_snap s;
     fut_stats_snapshot(st, &s);
-    printf("%-22s spawned %llu, pool hits %llu, misses %llu, pooled %llu, evicted %llu\n", when,
-           (unsigned long long)s.c[FUT_STAT_SPAWNED], (unsigned long long)s.c[FUT_STAT_POOL_HIT],
+    printf("%-22s states %llu, pool hits %llu, misses %llu, pooled %llu, evicted %llu\n", when,
+           (unsigned long long)s.c[FUT_STAT_STATES], (unsigned long long)s.c[FUT_STAT_POOL_HIT],
            (unsigned long long)s.c[FUT_STAT_POOL_MISS], (unsigned long long)s.c[FUT_STAT_POOLED],
            (unsigned long long)s.c[FUT_STAT_EVICTED]);
 }

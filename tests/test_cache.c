@@ -280,7 +280,7 @@ Test(fut_cache, an_env_with_only_stats_uses_the_cache)
     }
     fut_stats_snap snap;
     cr_assert_eq(fut_stats_snapshot(&st, &snap), 0);
-    cr_assert_eq(snap.c[FUT_STAT_SPAWNED], 3, "counted as before");
+    cr_assert_eq(snap.c[FUT_STAT_STATES], 3, "counted as before");
     fut_stats_destroy(&st);
     fut_cache_flush();
     cr_assert_eq(tu_live(), 0);

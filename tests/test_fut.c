@@ -3655,6 +3655,44 @@ Test(fut_then, a_continuation_returning_its_own_future_settles_it_with_edeadlk_a
     }
 }
 
+static fut_future spawned_seven(void *ctx, fut_result r);
+
+/* "spawned" counts jobs (fut_spawn, fut_spawn_task), "states" every shared state. */
+Test(fut_spawn, spawned_counts_jobs_and_states_counts_shared_states)
+{
+    fut_stats st;
+    cr_assert_eq(fut_stats_init(&st, 1), 0);
+    fut_env env;
+    cr_assert_eq(fut_env_init(&env, NULL, &st), 0);
+    fut_manual m;
+    cr_assert_eq(fut_manual_init(&m, 0), 0);
+    m.sched.env = &env;
+    fut_future fs[7];
+    for (int i = 0; i < 5; i++)
+        fs[i] = fut_spawn(&m.sched, spawned_seven, NULL);
+    for (int i = 5; i < 7; i++) {
+        fut_task *t;
+        fs[i] = fut_spawn_task(&m.sched, spawned_seven, NULL, &t);
+        cr_assert_eq(fut_sched_submit(&m.sched, t), 0);
+    }
+    fut_promise p;
+    fut_future f;
+    cr_assert_eq(fut_promise_new_env(&p, &f, &env), 0); /* a state, not a job */
+    f = fut_then(&f, &m.sched, p_add1, NULL);           /* and its continuation's */
+    cr_assert_eq(fut_promise_set(&p, fut_i64(1)), 0);
+    fut_manual_run_all(&m);
+    for (int i = 0; i < 7; i++)
+        cr_assert_eq(fut_get(&fs[i]).value.i64, 7);
+    cr_assert_eq(fut_get(&f).value.i64, 2);
+    fut_stats_snap snap;
+    cr_assert_eq(fut_stats_snapshot(&st, &snap), 0);
+    cr_assert_eq(snap.c[FUT_STAT_SPAWNED], 7, "one per fut_spawn / fut_spawn_task");
+    cr_assert_eq(snap.c[FUT_STAT_STATES], 9, "7 jobs, a promise, a continuation");
+    fut_manual_destroy(&m);
+    fut_stats_destroy(&st);
+    cr_assert_eq(tu_live(), 0);
+}
+
 /* ---- stale handles ----------------------------------------------------------------- */
 
 /* Settle-once holds even through a copy of the handle taken before it was used: the

@@ -190,7 +190,7 @@ Test(fut_stats_name, names_every_counter_and_question_marks_the_rest)
         [FUT_STAT_POOL_HIT] = "pool_hit",   [FUT_STAT_POOL_MISS] = "pool_miss",
         [FUT_STAT_EVICTED] = "evicted",     [FUT_STAT_BATCHED] = "batched",
         [FUT_STAT_BATCHES] = "batches",     [FUT_STAT_ERRORS] = "errors",
-        [FUT_STAT_CANCELLED] = "cancelled",
+        [FUT_STAT_CANCELLED] = "cancelled", [FUT_STAT_STATES] = "states",
     };
     for (int i = 0; i < FUT_STAT_COUNT; i++) {
         cr_assert_not_null(fut_stats_name((fut_stat)i));

@@ -41,16 +41,16 @@ int main(void)
 
     fut_stats_snap s;
     int snap = fut_stats_snapshot(&st, &s);
-    unsigned long long spawned = s.c[FUT_STAT_SPAWNED], chained = s.c[FUT_STAT_CHAINED];
+    unsigned long long states = s.c[FUT_STAT_STATES], chained = s.c[FUT_STAT_CHAINED];
     unsigned long long from_pool = s.c[FUT_STAT_POOL_HIT] + s.c[FUT_STAT_POOL_MISS];
     fut_pool_destroy(&pool);
     fut_stats_destroy(&st);
 
     /* Documented, not incidental: one continuation attached, and the promise's state came
      * from the pool (a hit or a miss), so both optional headers really were used. */
-    int ok = set == 0 && r.err == 0 && r.value.i64 == 42 && snap == 0 && spawned >= 1 &&
+    int ok = set == 0 && r.err == 0 && r.value.i64 == 42 && snap == 0 && states >= 1 &&
              chained == 1 && from_pool >= 1;
-    printf("fut consumer: value %lld, err %d, spawned %llu, chained %llu, from pool %llu: %s\n",
-           (long long)r.value.i64, r.err, spawned, chained, from_pool, ok ? "ok" : "WRONG");
+    printf("fut consumer: value %lld, err %d, states %llu, chained %llu, from pool %llu: %s\n",
+           (long long)r.value.i64, r.err, states, chained, from_pool, ok ? "ok" : "WRONG");
     return ok ? 0 : 1;
 }
