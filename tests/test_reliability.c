@@ -869,6 +869,84 @@ static void scen_batch(sweep *sw, const void *arg)
     rs_done(sw, &rs);
 }
 
+/* ======================================================================================
+ * (h) a request's lifecycle, as apps/httpd_fut.c runs it: a promise (the job) whose
+ * cleanup is a fut_finally, and a reply attached with fut_detach_cancellable; with
+ * `cancel`, the client leaves (fut_cancel on the reply's handle) before the job sets
+ * its value. Under every fault: each call that returned 0 ran its function exactly
+ * once, one that failed never did, the value ended exactly once, nothing leaked; and
+ * with no fault hit the outcomes are exact.
+ * ====================================================================================== */
+
+typedef struct life {
+    int cleanups, sinks, cleanup_err;
+    fut_result got;
+} life;
+
+static void life_cleanup(void *ctx, int err)
+{
+    life *l = ctx;
+    l->cleanups++;
+    l->cleanup_err = err;
+}
+
+static void life_sink(void *ctx, fut_result r)
+{
+    life *l = ctx;
+    l->sinks++;
+    l->got = r;
+    if (r.err == 0)
+        cell_take(r.value.ptr);
+}
+
+static void scen_life(sweep *sw, const void *argp)
+{
+    int cancel = *(const int *)argp;
+    rsched rs;
+    rs_init(&rs, sw, 1);
+    life l = {0};
+    fut_promise p;
+    fut_future f, h;
+    long b = calls_now();
+    int rc_p = fut_promise_new(&p, &f);
+    CHECK(sw, rc_p == (alloc_hit(sw, b) ? ENOMEM : 0), "fut_promise_new gave %d", rc_p);
+    b = calls_now();
+    int rc_fin = fut_finally(&f, &rs.s, life_cleanup, &l);
+    int hit_fin = alloc_hit(sw, b);
+    CHECK(sw, rc_fin == (rc_p != 0 ? EINVAL : hit_fin ? ENOMEM : 0), "fut_finally gave %d", rc_fin);
+    b = calls_now();
+    int rc_det = fut_detach_cancellable(&f, &rs.s, life_sink, &l, &h);
+    int hit_det = alloc_hit(sw, b);
+    CHECK(sw, rc_det == (rc_p != 0 ? EINVAL : hit_det ? ENOMEM : 0), "fut_detach_cancellable gave %d", rc_det);
+    if (rc_det != 0) {
+        CHECK(sw, h.tag == 0, "a failed detach left h set");
+        fut_drop(&f);
+    }
+    if (cancel && rc_det == 0)
+        CHECK(sw, fut_cancel(&h) == 0, "fut_cancel(h)");
+    rs_drain(&rs);
+    cell *v = cell_new(0, 7);
+    int rc_set = fut_promise_set_ptr(&p, v, cell_dtor);
+    if (rc_set != 0)
+        cell_take(v); /* refused (cancelled, or p empty): the value stayed ours */
+    rs_drain(&rs);
+    fut_drop(&h);
+    CHECK(sw, cell_ends[0] == 1, "the value ended %d times", cell_ends[0]);
+    CHECK(sw, l.cleanups == (rc_fin == 0), "the cleanup ran %d times (fut_finally gave %d)", l.cleanups, rc_fin);
+    CHECK(sw, l.sinks == (rc_det == 0), "the sink ran %d times (detach gave %d)", l.sinks, rc_det);
+    int refused = sw->mode == BY_REFUSAL && refusal_hit(sw, &rs, 0);
+    int faulted = rc_p != 0 || hit_fin || hit_det || refused;
+    if (!faulted) {
+        CHECK(sw, rc_set == (cancel ? ECANCELED : 0), "fut_promise_set gave %d", rc_set);
+        CHECK(sw, l.cleanup_err == (cancel ? ECANCELED : 0), "the cleanup saw %d", l.cleanup_err);
+        CHECK(sw, l.got.err == (cancel ? ECANCELED : 0), "the sink saw %d", l.got.err);
+    } else if (l.sinks == 1 && l.got.err != 0) {
+        int F = fault_err(sw);
+        CHECK(sw, l.got.err == F || l.got.err == ECANCELED || l.got.err == EINVAL, "the sink saw %d", l.got.err);
+    }
+    rs_done(sw, &rs);
+}
+
 /* ---- the sweeps ---------------------------------------------------------------------- */
 
 TestSuite(alloc_failure);
@@ -930,6 +1008,18 @@ Test(alloc_failure, batch_of_ten_spawns_and_a_flush)
 {
     int many = 1;
     sweep_all("(g) batch", BY_ALLOC, scen_batch, &many);
+}
+
+Test(alloc_failure, a_request_lifecycle_finally_and_a_cancellable_reply)
+{
+    for (int cancel = 0; cancel < 2; cancel++)
+        sweep_all(cancel ? "(h) request, client left" : "(h) request", BY_ALLOC, scen_life, &cancel);
+}
+
+Test(sched_refusal, a_request_lifecycle_finally_and_a_cancellable_reply)
+{
+    for (int cancel = 0; cancel < 2; cancel++)
+        sweep_all(cancel ? "(h) request, client left" : "(h) request", BY_REFUSAL, scen_life, &cancel);
 }
 
 Test(sched_refusal, chain_of_five_links_settled_and_read)
