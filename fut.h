@@ -542,7 +542,8 @@ static inline int fut_detach(fut_future *f, fut_sched *s, fut_sink_fn sink, void
  * future: 0 once the sink has run, ECANCELED if the cancel won. Yours: fut_drop it when
  * you no longer need it (from inside the sink, say); the sink's own state lives until
  * then, so a cancel through *h is never a stale handle. A sink run inline here leaves a
- * ready *h and allocates nothing. On EINVAL or ENOMEM *h is emptied, as fut_detach. */
+ * ready *h and allocates nothing. Consumes f on 0 and writes *h. A NULL h is EINVAL;
+ * otherwise fut_detach's EINVAL and ENOMEM, with f left as it was and *h emptied. */
 static inline int fut_detach_cancellable(fut_future *f, fut_sched *s, fut_sink_fn sink, void *ctx,
                                          fut_future *h);
 

@@ -136,13 +136,6 @@ def get(port, path):
 
 def one_worker(exe, overload, errors):
     srv, port = start([exe, "0", "1", "0", "1"])
-    one_worker_checks(exe, port, overload, errors)
-    rc = srv.wait(timeout=60)
-    if rc != 0:
-        errors.append(f"one worker: exit status {rc}")
-
-
-def one_worker_checks(exe, port, overload, errors):
     # A client that leaves with its job in flight. On fut the job runs until cancelled and
     # holds the one worker: the next job is answered only if the disconnect cancelled it.
     n = 4294967295 if overload else 200000
@@ -168,6 +161,9 @@ def one_worker_checks(exe, port, overload, errors):
                 any(c not in (errno.EAGAIN, errno.ETIMEDOUT) for c in codes):
             errors.append(f"overload: {got}")
     get(port, "/quit")
+    rc = srv.wait(timeout=60)
+    if rc != 0:
+        errors.append(f"one worker: exit status {rc}")
 
 
 main()

@@ -55,7 +55,9 @@ static void after_work(uv_work_t *w, int status) /* on the loop; UV_ECANCELED if
     job_req *q = w->data;
     if (status == UV_ECANCELED)
         atomic_fetch_sub_explicit(&queued, 1, memory_order_relaxed);
-    answer(q, q->hash, status != 0 ? -status : q->stop ? ECANCELED : 0);
+    /* relaxed: the flag only chooses the error; q->hash is ordered by libuv's hand-back. */
+    int stopped = atomic_load_explicit(&q->stop, memory_order_relaxed);
+    answer(q, q->hash, status != 0 ? -status : stopped ? ECANCELED : 0);
     uv_close((uv_handle_t *)&q->timer, unref); /* the timer goes too, then q */
     unref((uv_handle_t *)&q->timer);
 }
